@@ -1,0 +1,57 @@
+// Choosing and loading a tokenizer; behaviour common to every kind.
+#include <array>
+#include <filesystem>
+#include <system_error>
+
+#include "rwkv/error.h"
+#include "rwkv/tokenizer.h"
+#include "tokenizer/tokenizers_internal.h"
+
+namespace rwkv {
+
+namespace {
+
+// The files looked for beside a model, in order of preference. The one place that lists them.
+constexpr std::array<const char*, 3> kTokenizerFilesBesideModel = {
+    "rwkv_vocab_v20230424.txt",
+    "tokenizer.json",
+    "20B_tokenizer.json",
+};
+
+bool ends_with_json(const std::string& path) {
+    const std::string ext = std::filesystem::path(path).extension().string();
+    if (ext.size() != 5) return false;
+    std::string lower;
+    for (char c : ext) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    return lower == ".json";
+}
+
+}  // namespace
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const { return utf8_sanitize(decode_bytes(ids)); }
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec) {
+    if (spec.empty()) throw Error("tokenizer: empty spec; pass a World vocab .txt, a tokenizer.json or \"bytes\"");
+    if (spec == "bytes") return tok::make_bytes_tokenizer();
+    std::error_code ec;
+    if (!std::filesystem::exists(spec, ec)) throw Error(spec + ": tokenizer file does not exist");
+    if (std::filesystem::is_directory(spec, ec)) throw Error(spec + ": is a directory, not a tokenizer file");
+    if (ends_with_json(spec)) return tok::load_neox_tokenizer(spec);
+    return tok::load_world_tokenizer(spec);
+}
+
+std::unique_ptr<Tokenizer> find_tokenizer(const std::string& model_path, const std::string& explicit_spec) {
+    if (!explicit_spec.empty()) return load_tokenizer(explicit_spec);
+    std::filesystem::path dir = std::filesystem::path(model_path).parent_path();
+    if (dir.empty()) dir = ".";
+    for (const char* name : kTokenizerFilesBesideModel) {
+        const std::filesystem::path candidate = dir / name;
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(candidate, ec)) return load_tokenizer(candidate.string());
+    }
+    throw Error(model_path +
+                ": no tokenizer found beside the model; pass --tokenizer FILE (a World vocab .txt or a "
+                "tokenizer.json) or --tokenizer bytes");
+}
+
+}  // namespace rwkv
