@@ -1,0 +1,70 @@
+#pragma once
+// An RWKV model of any generation (v4, v5, v6, v7) loaded from an official .pth, a .safetensors or
+// an rwkv.cpp .bin, computing in fp32.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "rwkv/state.h"
+
+namespace rwkv {
+
+class ThreadPool;
+
+struct ModelInfo {
+    int version = 0;        // 4, 5, 6, 7
+    int version_minor = 0;  // v5: 0, 1 or 2; otherwise 0
+    int64_t n_layer = 0, n_embd = 0, n_vocab = 0, ffn_dim = 0;
+    int64_t n_head = 0, head_size = 0;  // v5-v7
+    int64_t lora_dims[4] = {0, 0, 0, 0};  // v6: maa, decay; v7: w, a, v, g
+    float groupnorm_eps = 0;            // v5-v7 ln_x
+    std::string path, format, dtype;    // container format, most common stored dtype
+    int64_t n_params = 0;
+
+    std::string version_string() const;  // "4", "5.2", "6", "7"
+};
+
+struct LoadOptions {
+    int threads = 1;
+    // Tokens per chunk in sequence mode: bounds the activations' memory for long prompts.
+    int64_t chunk_len = 128;
+};
+
+class Model {
+public:
+    static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
+    virtual ~Model();
+
+    const ModelInfo& info() const { return info_; }
+    StateShape state_shape() const;
+    // Identifies these weights: a state saved from another model is refused.
+    uint64_t fingerprint() const { return fingerprint_; }
+    State new_state() const;
+
+    // RNN mode: one token in; logits [n_vocab] out (if not null); state advanced.
+    void eval(State& state, int32_t token, float* logits) const;
+    // Sequence mode: all tokens at once, projections as matrix–matrix products, processed in chunks
+    // of options.chunk_len. logits: [T, n_vocab] when all_logits, else [n_vocab] for the last token
+    // (or null for none).
+    void eval_sequence(State& state, std::span<const int32_t> tokens, float* logits, bool all_logits) const;
+
+    void set_threads(int n);
+    int threads() const;
+
+protected:
+    Model(ModelInfo info, const LoadOptions& options);
+    // Runs T tokens (T <= chunk_len) through every layer; logits per the eval_sequence contract,
+    // for rows [0,T) when all_logits, else only for the last token.
+    virtual void forward(State& state, const int32_t* tokens, int64_t T, float* logits, bool all_logits) const = 0;
+
+    void check_tokens(std::span<const int32_t> tokens) const;
+    void check_state(const State& state) const;
+
+    ModelInfo info_;
+    LoadOptions options_;
+    uint64_t fingerprint_ = 0;
+    std::unique_ptr<ThreadPool> pool_;  // reused by every call: no threads created per token
+};
+
+}  // namespace rwkv

@@ -1,0 +1,42 @@
+#include "kernels/matrix.h"
+
+#include "rwkv/error.h"
+
+namespace rwkv {
+
+Matrix::Matrix(int64_t rows, int64_t cols, std::vector<float> data) : rows_(rows), cols_(cols), w_(std::move(data)) {
+    if (static_cast<int64_t>(w_.size()) != rows * cols) throw Error("Matrix: data size does not match shape");
+}
+
+static float dot(const float* a, const float* b, int64_t n) {
+    // Four partial sums: the order official BLAS uses is unknown anyway, and this keeps the plain
+    // reference fast enough for tests on real-size models.
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; ++i) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+void Matrix::matvec(const float* x, float* y, ThreadPool& pool) const {
+    pool.parallel_for(static_cast<size_t>(rows_), [&](size_t begin, size_t end) {
+        for (size_t r = begin; r < end; ++r) y[r] = dot(row(static_cast<int64_t>(r)), x, cols_);
+    });
+}
+
+void Matrix::matmul(const float* x, int64_t T, float* y, ThreadPool& pool) const {
+    // Rows outermost so each weight row is read once per call and reused across all T tokens.
+    pool.parallel_for(static_cast<size_t>(rows_), [&](size_t begin, size_t end) {
+        for (size_t r = begin; r < end; ++r) {
+            const float* w = row(static_cast<int64_t>(r));
+            for (int64_t t = 0; t < T; ++t) y[t * rows_ + static_cast<int64_t>(r)] = dot(w, x + t * cols_, cols_);
+        }
+    });
+}
+
+}  // namespace rwkv

@@ -1,0 +1,24 @@
+#pragma once
+// The WKV recurrences: the only part of RWKV that walks the time axis. Each takes T tokens of
+// projected activations, row-major [T, C], advances the state in place and writes y [T, C].
+#include <cstdint>
+
+namespace rwkv {
+
+// v4: per channel, with the running maximum pp that keeps exp() in range.
+// w = -exp(time_decay) (log-space decay), u = time_first.
+void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa, float* bb,
+          float* pp, float* y);
+
+// v5/v6: H heads of size N, state s [H, N(key), N(value)]:
+//   y_j = Σ_i r_i (u_i k_i v_j + s_ij);  s_ij = k_i v_j + w_i s_ij.
+// w is the multiplicative decay exp(-exp(.)); w_row_stride is C for v6 (per token), 0 for v5.
+void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
+          int64_t w_row_stride, const float* u, float* s, float* y);
+
+// v7 (generalised delta rule): state s [H, N(value), N(key)]:
+//   sa_i = Σ_j s_ij (−kk_j);  s_ij = s_ij w_j + sa_i kk_j a_j + v_i k_j;  y_i = Σ_j s_ij r_j.
+void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
+          const float* kk, const float* a, float* s, float* y);
+
+}  // namespace rwkv

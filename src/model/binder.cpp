@@ -1,0 +1,34 @@
+#include "model/binder.h"
+
+#include "rwkv/error.h"
+
+namespace rwkv {
+
+void Binder::fail(const std::string& name, const std::string& why) const {
+    throw Error(file_.path + ": tensor '" + name + "' " + why);
+}
+
+std::vector<float> Binder::vec(const std::string& name, int64_t n) {
+    auto it = file_.tensors.find(name);
+    if (it == file_.tensors.end()) fail(name, "is missing");
+    if (it->second.numel() != n)
+        fail(name, "has shape " + it->second.shape_string() + ", expected " + std::to_string(n) + " elements");
+    return std::move(it->second.data);
+}
+
+std::vector<float> Binder::mat(const std::string& name, int64_t rows, int64_t cols, bool transposed) {
+    auto it = file_.tensors.find(name);
+    if (it == file_.tensors.end()) fail(name, "is missing");
+    const Tensor& t = it->second;
+    // Leading axes of size 1 may be present ([1, rows, cols]); the last two must match.
+    int64_t r = transposed ? cols : rows, c = transposed ? rows : cols;
+    bool ok = t.shape.size() >= 2 && t.shape[t.shape.size() - 2] == r && t.shape.back() == c && t.numel() == r * c;
+    if (!ok) fail(name, "has shape " + t.shape_string() + ", expected [" + std::to_string(r) + ", " + std::to_string(c) + "]");
+    if (!transposed) return std::move(it->second.data);
+    std::vector<float> out(static_cast<size_t>(rows * cols));
+    for (int64_t i = 0; i < r; ++i)
+        for (int64_t j = 0; j < c; ++j) out[j * cols + i] = t.data[i * c + j];
+    return out;
+}
+
+}  // namespace rwkv

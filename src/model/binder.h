@@ -1,0 +1,32 @@
+#pragma once
+// Fetches a model's tensors from a loaded file with their expected sizes, so a file with a missing
+// or misshapen tensor fails at load with a message naming the file and the tensor.
+#include <string>
+#include <vector>
+
+#include "kernels/matrix.h"
+#include "rwkv/tensor.h"
+
+namespace rwkv {
+
+class Binder {
+public:
+    explicit Binder(TensorFile& file) : file_(file) {}
+
+    bool has(const std::string& name) const { return file_.has(name); }
+    const Tensor& tensor(const std::string& name) const { return file_.get(name); }
+    // A tensor of exactly n elements, whatever its (squeezable) shape; its data is moved out.
+    std::vector<float> vec(const std::string& name, int64_t n);
+    // A [rows, cols] matrix; with `transposed`, the file holds it as [cols, rows].
+    std::vector<float> mat(const std::string& name, int64_t rows, int64_t cols, bool transposed = false);
+    Matrix linear(const std::string& name, int64_t rows, int64_t cols) {
+        return Matrix(rows, cols, mat(name, rows, cols));
+    }
+    [[noreturn]] void fail(const std::string& name, const std::string& why) const;
+    const std::string& path() const { return file_.path; }
+
+private:
+    TensorFile& file_;
+};
+
+}  // namespace rwkv

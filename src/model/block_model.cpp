@@ -1,0 +1,119 @@
+#include "model/block_model.h"
+
+#include <cmath>
+#include <cstring>
+
+#include <algorithm>
+#include "kernels/norm.h"
+#include "model/legacy_bf16_layer_norm.h"
+
+namespace rwkv {
+
+static constexpr float kLayerNormEps = 1e-5f;
+
+static NormWeights load_norm(Binder& b, const std::string& prefix, int64_t C) {
+    return {b.vec(prefix + ".weight", C), b.vec(prefix + ".bias", C)};
+}
+
+BlockModel::BlockModel(ModelInfo info, const LoadOptions& options, Binder& b) : Model(std::move(info), options) {
+    const int64_t C = info_.n_embd, V = info_.n_vocab;
+    emb_ = b.mat("emb.weight", V, C);
+    if (b.has("blocks.0.ln0.weight")) {
+        // The official v4–v6 loader folds ln0 with F.layer_norm on the stored tensors, which for
+        // bf16 ran PyTorch's bf16 kernel; its v7 loader widens to fp32 first (and fp16 LayerNorm
+        // was not implemented on CPU, so fp16 checkpoints fell back to fp32 too).
+        const bool bf16_fold = info_.version < 7 && b.tensor("emb.weight").source == DType::BF16 &&
+                               b.tensor("blocks.0.ln0.weight").source == DType::BF16;
+        const NormWeights ln0 = load_norm(b, "blocks.0.ln0", C);
+        std::vector<float> row(static_cast<size_t>(C));
+        for (int64_t v = 0; v < V; ++v) {
+            float* e = emb_.data() + v * C;
+            if (bf16_fold)
+                legacy_bf16_layer_norm(e, row.data(), ln0.weight.data(), ln0.bias.data(), C, kLayerNormEps);
+            else
+                layer_norm(e, row.data(), ln0.weight.data(), ln0.bias.data(), C, kLayerNormEps);
+            std::copy(row.begin(), row.end(), e);
+        }
+    }
+    for (int64_t l = 0; l < info_.n_layer; ++l) {
+        ln1_.push_back(load_norm(b, "blocks." + std::to_string(l) + ".ln1", C));
+        ln2_.push_back(load_norm(b, "blocks." + std::to_string(l) + ".ln2", C));
+    }
+    ln_out_ = load_norm(b, "ln_out", C);
+    head_ = b.linear("head.weight", V, C);
+}
+
+void BlockModel::forward(State& state, const int32_t* tokens, int64_t T, float* logits, bool all_logits) const {
+    const int64_t C = info_.n_embd, V = info_.n_vocab;
+    std::vector<float> x(static_cast<size_t>(T * C)), xx(x.size()), out(x.size());
+    for (int64_t t = 0; t < T; ++t) std::memcpy(&x[t * C], &emb_[tokens[t] * C], sizeof(float) * C);
+    Pass pass;
+    for (int64_t l = 0; l < info_.n_layer; ++l) {
+        for (int64_t t = 0; t < T; ++t)
+            layer_norm(&x[t * C], &xx[t * C], ln1_[l].weight.data(), ln1_[l].bias.data(), C, kLayerNormEps);
+        time_mix(l, state, xx.data(), out.data(), T, pass);
+        for (size_t i = 0; i < x.size(); ++i) x[i] += out[i];
+        for (int64_t t = 0; t < T; ++t)
+            layer_norm(&x[t * C], &xx[t * C], ln2_[l].weight.data(), ln2_[l].bias.data(), C, kLayerNormEps);
+        channel_mix(l, state, xx.data(), out.data(), T);
+        for (size_t i = 0; i < x.size(); ++i) x[i] += out[i];
+    }
+    if (!logits) return;
+    const int64_t first = all_logits ? 0 : T - 1;
+    const int64_t rows = T - first;
+    for (int64_t t = first; t < T; ++t)
+        layer_norm(&x[t * C], &xx[(t - first) * C], ln_out_.weight.data(), ln_out_.bias.data(), C, kLayerNormEps);
+    if (rows == 1)
+        head_.matvec(xx.data(), logits, pool());
+    else
+        head_.matmul(xx.data(), rows, logits, pool());
+    (void)V;
+}
+
+void token_shift(float* state_prev, const float* xx, int64_t T, int64_t C, float* prev) {
+    std::memcpy(prev, state_prev, sizeof(float) * C);
+    if (T > 1) std::memcpy(prev + C, xx, sizeof(float) * (T - 1) * C);
+    std::memcpy(state_prev, xx + (T - 1) * C, sizeof(float) * C);
+}
+
+void shift_mix(const float* x, const float* prev, const float* mu, int64_t mu_stride, int64_t T, int64_t C, float* out) {
+    for (int64_t t = 0; t < T; ++t) {
+        const float* m = mu + t * mu_stride;
+        for (int64_t c = 0; c < C; ++c) {
+            const int64_t i = t * C + c;
+            out[i] = x[i] + (prev[i] - x[i]) * m[c];
+        }
+    }
+}
+
+void ChannelMix::load(Binder& b, const std::string& p, int64_t C, int64_t F, bool v4_style_mix) {
+    if (v4_style_mix) {
+        // v4/v5 store the weight of the current token (x·m + prev·(1−m)); keep the fraction of prev.
+        mu_k = b.vec(p + ".time_mix_k", C);
+        mu_r = b.vec(p + ".time_mix_r", C);
+        for (auto* mu : {&mu_k, &mu_r})
+            for (float& m : *mu) m = 1.0f - m;
+    } else {
+        mu_k = b.vec(p + ".time_maa_k", C);
+        mu_r = b.vec(p + ".time_maa_r", C);
+    }
+    key = b.linear(p + ".key.weight", F, C);
+    receptance = b.linear(p + ".receptance.weight", C, C);
+    value = b.linear(p + ".value.weight", C, F);
+}
+
+void ChannelMix::run(float* state_prev, const float* xx, float* out, int64_t T, ThreadPool& pool) const {
+    const int64_t C = key.cols(), F = key.rows();
+    std::vector<float> prev(static_cast<size_t>(T * C)), xk(prev.size()), xr(prev.size()), r(prev.size());
+    std::vector<float> k(static_cast<size_t>(T * F));
+    token_shift(state_prev, xx, T, C, prev.data());
+    shift_mix(xx, prev.data(), mu_k.data(), 0, T, C, xk.data());
+    shift_mix(xx, prev.data(), mu_r.data(), 0, T, C, xr.data());
+    key.matmul(xk.data(), T, k.data(), pool);
+    for (float& v : k) v = v > 0 ? v * v : 0.0f;
+    receptance.matmul(xr.data(), T, r.data(), pool);
+    value.matmul(k.data(), T, out, pool);
+    for (size_t i = 0; i < r.size(); ++i) out[i] *= sigmoid(r[i]);
+}
+
+}  // namespace rwkv

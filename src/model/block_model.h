@@ -1,0 +1,60 @@
+#pragma once
+// What every RWKV generation shares: embedding (with ln0 folded in), the pre-norm residual block
+// structure, token shift, the output norm and head. A generation supplies its time mix and channel
+// mix; both see T tokens at once so projections are matrix–matrix products.
+#include <cmath>
+#include <vector>
+
+#include "kernels/matrix.h"
+#include "model/binder.h"
+#include "rwkv/model.h"
+
+namespace rwkv {
+
+struct NormWeights {
+    std::vector<float> weight, bias;
+};
+
+class BlockModel : public Model {
+protected:
+    BlockModel(ModelInfo info, const LoadOptions& options, Binder& binder);
+
+    void forward(State& state, const int32_t* tokens, int64_t T, float* logits, bool all_logits) const override;
+
+    // Values one layer hands to later layers within one forward() (v7's value residual).
+    struct Pass {
+        std::vector<float> v_first;
+    };
+    // out[T, C] = the block's attention output for the normalised inputs xx[T, C]; state advanced.
+    virtual void time_mix(int64_t layer, State& state, const float* xx, float* out, int64_t T, Pass& pass) const = 0;
+    virtual void channel_mix(int64_t layer, State& state, const float* xx, float* out, int64_t T) const = 0;
+
+    ThreadPool& pool() const { return *pool_; }
+    int64_t C() const { return info_.n_embd; }
+
+private:
+    std::vector<float> emb_;  // [V, C], already through ln0
+    std::vector<NormWeights> ln1_, ln2_;
+    NormWeights ln_out_;
+    Matrix head_;
+};
+
+// prev[T, C]: for each token the previous token's normalised input — row 0 from the state, row t
+// from xx[t-1]; the state then keeps xx[T-1] for the next call.
+void token_shift(float* state_prev, const float* xx, int64_t T, int64_t C, float* prev);
+
+// out = x + (prev − x) ⊙ mu, row by row (mu broadcast over tokens, or per token with mu_stride C).
+void shift_mix(const float* x, const float* prev, const float* mu, int64_t mu_stride, int64_t T, int64_t C, float* out);
+
+// The squared-ReLU channel mix of v4–v6: sigmoid(R·xr) ⊙ (V · relu(K·xk)²). v7 has no receptance.
+struct ChannelMix {
+    std::vector<float> mu_k, mu_r;  // token-shift fractions
+    Matrix key, value, receptance;
+
+    void load(Binder& b, const std::string& prefix, int64_t C, int64_t F, bool v4_style_mix);
+    void run(float* state_prev, const float* xx, float* out, int64_t T, ThreadPool& pool) const;
+};
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+}  // namespace rwkv

@@ -1,0 +1,92 @@
+#include "model/detect.h"
+
+#include <map>
+
+#include "rwkv/error.h"
+
+namespace rwkv {
+
+static int64_t dim(const TensorFile& f, const std::string& name, size_t axis_from_end) {
+    const Tensor& t = f.get(name);
+    if (t.shape.size() <= axis_from_end) throw Error(f.path + ": tensor '" + name + "' has too few dimensions");
+    return t.shape[t.shape.size() - 1 - axis_from_end];
+}
+
+// The LoRA rank of a down-projection: official files store it [C, D], rwkv.cpp's [D, C].
+static int64_t lora_rank(const TensorFile& f, const std::string& name, bool rwkvcpp, int64_t factor = 1) {
+    const int64_t d = rwkvcpp ? dim(f, name, 1) : dim(f, name, 0);
+    if (d % factor != 0) throw Error(f.path + ": tensor '" + name + "' has an unexpected shape");
+    return d / factor;
+}
+
+ModelInfo detect_model(const TensorFile& f) {
+    ModelInfo info;
+    info.path = f.path;
+    info.format = f.format;
+    const bool rwkvcpp = f.format == "rwkvcpp";
+    if (!f.has("emb.weight") || !f.has("head.weight") || !f.has("blocks.0.ln1.weight"))
+        throw Error(f.path + ": not an RWKV model (emb.weight, head.weight or blocks.0.ln1.weight is missing)");
+
+    while (f.has("blocks." + std::to_string(info.n_layer) + ".ln1.weight")) ++info.n_layer;
+    info.n_vocab = dim(f, "emb.weight", 1);
+    info.n_embd = dim(f, "emb.weight", 0);
+    info.ffn_dim = dim(f, "blocks.0.ffn.key.weight", 1);
+    const int64_t C = info.n_embd;
+    if (info.n_vocab <= 0 || C <= 0 || info.ffn_dim <= 0) throw Error(f.path + ": model has an empty dimension");
+
+    if (f.has("blocks.0.att.k_k")) {
+        info.version = 7;
+        info.head_size = dim(f, "blocks.0.att.r_k", 0);  // [H, N] in both layouts
+        info.lora_dims[0] = lora_rank(f, "blocks.0.att.w1", rwkvcpp);
+        info.lora_dims[1] = lora_rank(f, "blocks.0.att.a1", rwkvcpp);
+        info.lora_dims[2] = info.n_layer > 1 ? lora_rank(f, "blocks.1.att.v1", rwkvcpp) : 0;
+        info.lora_dims[3] = lora_rank(f, "blocks.0.att.g1", rwkvcpp);
+    } else if (f.has("blocks.0.att.time_maa_x")) {
+        info.version = 6;
+        info.head_size = dim(f, "blocks.0.att.time_faaaa", rwkvcpp ? 1 : 0);
+        info.lora_dims[0] = lora_rank(f, "blocks.0.att.time_maa_w1", rwkvcpp, 5);
+        info.lora_dims[1] = lora_rank(f, "blocks.0.att.time_decay_w1", rwkvcpp);
+    } else if (f.has("blocks.0.att.ln_x.weight")) {
+        info.version = 5;
+        // 5.2 has a decay per channel; 5.0/5.1 one per head (shape [H] or rwkv.cpp's [H, 1, 1]).
+        const Tensor& decay = f.get("blocks.0.att.time_decay");
+        const int64_t H = decay.shape.empty() ? 0 : decay.shape[0];
+        if (H <= 0 || C % H != 0) throw Error(f.path + ": tensor 'blocks.0.att.time_decay' has an unexpected shape");
+        info.head_size = C / H;
+        if (decay.numel() == C && H != C)
+            info.version_minor = 2;
+        else
+            info.version_minor = f.has("blocks.0.att.gate.weight") ? 1 : 0;
+    } else if (f.has("blocks.0.att.time_first")) {
+        info.version = 4;
+    } else {
+        throw Error(f.path + ": cannot tell the RWKV generation from its tensor names");
+    }
+    if (info.version >= 5) {
+        if (info.head_size <= 0 || C % info.head_size != 0)
+            throw Error(f.path + ": head size " + std::to_string(info.head_size) + " does not divide n_embd " +
+                        std::to_string(C));
+        info.n_head = C / info.head_size;
+        // The ln_x eps is a training setting: rwkv.cpp's v5 files were trained with 1e-5, released
+        // models with 64e-5 (see ../shared/testdata/rwkvcpp-tiny/README.md).
+        info.groupnorm_eps = (rwkvcpp && info.version == 5) ? 1e-5f : 64e-5f;
+    }
+
+    std::map<DType, int64_t> by_type;
+    for (const auto& [name, t] : f.tensors) {
+        by_type[t.source] += t.numel();
+        info.n_params += t.numel();
+    }
+    DType most = DType::F32;
+    int64_t best = -1;
+    for (const auto& [type, n] : by_type)
+        if (n > best) best = n, most = type;
+    info.dtype = dtype_name(most);
+    return info;
+}
+
+std::string ModelInfo::version_string() const {
+    return version == 5 ? "5." + std::to_string(version_minor) : std::to_string(version);
+}
+
+}  // namespace rwkv

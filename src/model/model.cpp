@@ -1,0 +1,109 @@
+#include "rwkv/model.h"
+
+#include "core/hash.h"
+#include "core/thread_pool.h"
+#include "model/binder.h"
+#include "model/detect.h"
+#include "model/generations.h"
+#include "model/names.h"
+#include "rwkv/error.h"
+#include "rwkv/formats.h"
+
+namespace rwkv {
+
+// Sizes plus up to 64 evenly spaced values of every tensor: cheap at load, yet two models of the
+// same shape (or a fine-tune of one) get different fingerprints.
+static uint64_t fingerprint_of(const ModelInfo& info, const TensorFile& file) {
+    Fnv1a h;
+    h.add_value(info.version);
+    h.add_value(info.n_layer);
+    h.add_value(info.n_embd);
+    h.add_value(info.n_vocab);
+    h.add_value(info.n_head);
+    for (const auto& [name, t] : file.tensors) {
+        h.add(name.data(), name.size());
+        const size_t n = t.data.size();
+        const size_t step = n > 64 ? n / 64 : 1;
+        for (size_t i = 0; i < n; i += step) h.add_value(t.data[i]);
+    }
+    return h.value();
+}
+
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
+    if (options.chunk_len <= 0) throw Error("chunk_len must be positive");
+    TensorFile file = load_tensor_file(path);
+    normalize_tensor_names(file);
+    ModelInfo info = detect_model(file);
+    const uint64_t fp = fingerprint_of(info, file);
+    Binder binder(file);
+    std::unique_ptr<Model> model;
+    switch (info.version) {
+        case 4: model = make_v4(std::move(info), options, binder); break;
+        case 5: model = make_v5(std::move(info), options, binder); break;
+        case 6: model = make_v6(std::move(info), options, binder); break;
+        case 7: model = make_v7(std::move(info), options, binder); break;
+        default: throw Error(path + ": unsupported RWKV generation");
+    }
+    model->fingerprint_ = fp;
+    return model;
+}
+
+Model::Model(ModelInfo info, const LoadOptions& options)
+    : info_(std::move(info)), options_(options), pool_(std::make_unique<ThreadPool>(options.threads)) {}
+
+Model::~Model() = default;
+
+void Model::set_threads(int n) {
+    if (n < 1) throw Error("thread count must be at least 1");
+    pool_ = std::make_unique<ThreadPool>(n);
+    options_.threads = n;
+}
+
+int Model::threads() const { return pool_->size(); }
+
+StateShape Model::state_shape() const {
+    StateShape s;
+    s.version = info_.version;
+    s.n_layer = info_.n_layer;
+    s.n_embd = info_.n_embd;
+    s.n_head = info_.n_head;
+    s.head_size = info_.head_size;
+    return s;
+}
+
+State Model::new_state() const { return State(state_shape(), fingerprint_); }
+
+void Model::check_tokens(std::span<const int32_t> tokens) const {
+    for (size_t i = 0; i < tokens.size(); ++i)
+        if (tokens[i] < 0 || tokens[i] >= info_.n_vocab)
+            throw Error("token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +
+                        " is outside the model's vocabulary [0, " + std::to_string(info_.n_vocab) + ")");
+}
+
+void Model::check_state(const State& state) const {
+    if (!(state.shape() == state_shape()) || state.model_fingerprint() != fingerprint_)
+        throw Error("state belongs to a different model");
+}
+
+void Model::eval(State& state, int32_t token, float* logits) const {
+    check_state(state);
+    check_tokens({&token, 1});
+    forward(state, &token, 1, logits, false);
+}
+
+void Model::eval_sequence(State& state, std::span<const int32_t> tokens, float* logits, bool all_logits) const {
+    check_state(state);
+    check_tokens(tokens);
+    const int64_t T = static_cast<int64_t>(tokens.size());
+    const int64_t V = info_.n_vocab;
+    for (int64_t begin = 0; begin < T; begin += options_.chunk_len) {
+        const int64_t n = std::min(options_.chunk_len, T - begin);
+        const bool last_chunk = begin + n == T;
+        float* out = nullptr;
+        if (logits && all_logits) out = logits + begin * V;
+        else if (logits && last_chunk) out = logits;
+        forward(state, tokens.data() + begin, n, out, all_logits);
+    }
+}
+
+}  // namespace rwkv

@@ -1,0 +1,81 @@
+// RWKV-4, the paper's model: per-channel WKV with decay w and bonus u.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/wkv.h"
+#include "model/block_model.h"
+#include "model/generations.h"
+
+namespace rwkv {
+namespace {
+
+struct TimeMix4 {
+    std::vector<float> mu_k, mu_v, mu_r;  // fractions of the previous token
+    std::vector<float> w, u;              // w = −exp(time_decay), u = time_first
+    Matrix key, value, receptance, output;
+};
+
+class ModelV4 final : public BlockModel {
+public:
+    ModelV4(ModelInfo info, const LoadOptions& options, Binder& b) : BlockModel(std::move(info), options, b) {
+        const int64_t C = info_.n_embd;
+        const bool rwkvcpp = info_.format == "rwkvcpp";
+        for (int64_t l = 0; l < info_.n_layer; ++l) {
+            const std::string p = "blocks." + std::to_string(l);
+            TimeMix4 a;
+            a.mu_k = b.vec(p + ".att.time_mix_k", C);
+            a.mu_v = b.vec(p + ".att.time_mix_v", C);
+            a.mu_r = b.vec(p + ".att.time_mix_r", C);
+            for (auto* mu : {&a.mu_k, &a.mu_v, &a.mu_r})
+                for (float& m : *mu) m = 1.0f - m;
+            a.w = b.vec(p + ".att.time_decay", C);
+            // rwkv.cpp's converter already stored −exp(time_decay).
+            if (!rwkvcpp)
+                for (float& w : a.w) w = -std::exp(w);
+            a.u = b.vec(p + ".att.time_first", C);
+            a.key = b.linear(p + ".att.key.weight", C, C);
+            a.value = b.linear(p + ".att.value.weight", C, C);
+            a.receptance = b.linear(p + ".att.receptance.weight", C, C);
+            a.output = b.linear(p + ".att.output.weight", C, C);
+            att_.push_back(std::move(a));
+            ChannelMix f;
+            f.load(b, p + ".ffn", C, info_.ffn_dim, true);
+            ffn_.push_back(std::move(f));
+        }
+    }
+
+protected:
+    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass&) const override {
+        const TimeMix4& a = att_[l];
+        const int64_t C = this->C();
+        const size_t n = static_cast<size_t>(T * C);
+        std::vector<float> prev(n), xk(n), xv(n), xr(n), k(n), v(n), r(n), y(n);
+        token_shift(st.att_x_prev(l), xx, T, C, prev.data());
+        shift_mix(xx, prev.data(), a.mu_k.data(), 0, T, C, xk.data());
+        shift_mix(xx, prev.data(), a.mu_v.data(), 0, T, C, xv.data());
+        shift_mix(xx, prev.data(), a.mu_r.data(), 0, T, C, xr.data());
+        a.key.matmul(xk.data(), T, k.data(), pool());
+        a.value.matmul(xv.data(), T, v.data(), pool());
+        a.receptance.matmul(xr.data(), T, r.data(), pool());
+        float* s = st.att(l);
+        wkv4(T, C, a.w.data(), a.u.data(), k.data(), v.data(), s, s + C, s + 2 * C, y.data());
+        for (size_t i = 0; i < n; ++i) y[i] *= sigmoid(r[i]);
+        a.output.matmul(y.data(), T, out, pool());
+    }
+
+    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T) const override {
+        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool());
+    }
+
+private:
+    std::vector<TimeMix4> att_;
+    std::vector<ChannelMix> ffn_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_v4(ModelInfo info, const LoadOptions& options, Binder& binder) {
+    return std::make_unique<ModelV4>(std::move(info), options, binder);
+}
+
+}  // namespace rwkv

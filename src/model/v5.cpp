@@ -1,0 +1,115 @@
+// RWKV-5 (Eagle): multi-head matrix-valued state, GroupNorm ln_x, and from 5.1 a SiLU gate.
+// 5.0/5.1 have one decay and bonus per head; 5.2 one per channel.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/norm.h"
+#include "kernels/wkv.h"
+#include "model/block_model.h"
+#include "model/generations.h"
+
+namespace rwkv {
+namespace {
+
+struct TimeMix5 {
+    std::vector<float> mu_k, mu_v, mu_r, mu_g;  // fractions of the previous token
+    std::vector<float> w, u;                    // per channel: decay exp(−exp(time_decay)), bonus
+    Matrix key, value, receptance, gate, output;
+    NormWeights ln_x;
+};
+
+// A per-head [H] or per-channel [H, N] parameter, given back per channel.
+std::vector<float> per_channel(Binder& b, const std::string& name, int64_t H, int64_t N) {
+    const Tensor& t = b.tensor(name);
+    if (t.numel() == H * N) return b.vec(name, H * N);
+    std::vector<float> head = b.vec(name, H);
+    std::vector<float> out(static_cast<size_t>(H * N));
+    for (int64_t i = 0; i < H * N; ++i) out[i] = head[i / N];
+    return out;
+}
+
+std::vector<float> mix_fraction(Binder& b, const std::string& name, int64_t C) {
+    std::vector<float> mu = b.vec(name, C);
+    for (float& m : mu) m = 1.0f - m;
+    return mu;
+}
+
+class ModelV5 final : public BlockModel {
+public:
+    ModelV5(ModelInfo info, const LoadOptions& options, Binder& b) : BlockModel(std::move(info), options, b) {
+        const int64_t C = info_.n_embd, H = info_.n_head, N = info_.head_size;
+        const bool rwkvcpp = info_.format == "rwkvcpp";
+        for (int64_t l = 0; l < info_.n_layer; ++l) {
+            const std::string p = "blocks." + std::to_string(l) + ".att";
+            TimeMix5 a;
+            a.mu_k = mix_fraction(b, p + ".time_mix_k", C);
+            a.mu_v = mix_fraction(b, p + ".time_mix_v", C);
+            a.mu_r = mix_fraction(b, p + ".time_mix_r", C);
+            a.w = per_channel(b, p + ".time_decay", H, N);
+            // rwkv.cpp's converter already stored exp(−exp(time_decay)) and exp(time_first).
+            if (!rwkvcpp)
+                for (float& w : a.w) w = std::exp(-std::exp(w));
+            if (b.has(p + ".time_faaaa")) {
+                a.u = per_channel(b, p + ".time_faaaa", H, N);
+            } else {
+                a.u = per_channel(b, p + ".time_first", H, N);
+                if (!rwkvcpp)
+                    for (float& u : a.u) u = std::exp(u);
+            }
+            a.key = b.linear(p + ".key.weight", C, C);
+            a.value = b.linear(p + ".value.weight", C, C);
+            a.receptance = b.linear(p + ".receptance.weight", C, C);
+            a.output = b.linear(p + ".output.weight", C, C);
+            if (b.has(p + ".gate.weight")) {
+                a.mu_g = mix_fraction(b, p + ".time_mix_g", C);
+                a.gate = b.linear(p + ".gate.weight", C, C);
+            }
+            a.ln_x = {b.vec(p + ".ln_x.weight", C), b.vec(p + ".ln_x.bias", C)};
+            att_.push_back(std::move(a));
+            ChannelMix f;
+            f.load(b, "blocks." + std::to_string(l) + ".ffn", C, info_.ffn_dim, true);
+            ffn_.push_back(std::move(f));
+        }
+    }
+
+protected:
+    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass&) const override {
+        const TimeMix5& a = att_[l];
+        const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
+        const size_t n = static_cast<size_t>(T * C);
+        std::vector<float> prev(n), xm(n), k(n), v(n), r(n), y(n), yn(n);
+        token_shift(st.att_x_prev(l), xx, T, C, prev.data());
+        shift_mix(xx, prev.data(), a.mu_k.data(), 0, T, C, xm.data());
+        a.key.matmul(xm.data(), T, k.data(), pool());
+        shift_mix(xx, prev.data(), a.mu_v.data(), 0, T, C, xm.data());
+        a.value.matmul(xm.data(), T, v.data(), pool());
+        shift_mix(xx, prev.data(), a.mu_r.data(), 0, T, C, xm.data());
+        a.receptance.matmul(xm.data(), T, r.data(), pool());
+        wkv5(T, H, N, r.data(), k.data(), v.data(), a.w.data(), 0, a.u.data(), st.att(l), y.data());
+        for (int64_t t = 0; t < T; ++t)
+            group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
+        if (!a.gate.empty()) {
+            std::vector<float>& g = k;  // k is no longer needed
+            shift_mix(xx, prev.data(), a.mu_g.data(), 0, T, C, xm.data());
+            a.gate.matmul(xm.data(), T, g.data(), pool());
+            for (size_t i = 0; i < n; ++i) yn[i] *= g[i] * sigmoid(g[i]);
+        }
+        a.output.matmul(yn.data(), T, out, pool());
+    }
+
+    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T) const override {
+        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool());
+    }
+
+private:
+    std::vector<TimeMix5> att_;
+    std::vector<ChannelMix> ffn_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_v5(ModelInfo info, const LoadOptions& options, Binder& binder) {
+    return std::make_unique<ModelV5>(std::move(info), options, binder);
+}
+
+}  // namespace rwkv

@@ -1,0 +1,180 @@
+// RWKV-7 (Goose): the generalised delta rule with data-dependent decay, in-context learning rate a,
+// value residual from layer 0, and a LoRA gate.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/norm.h"
+#include "kernels/wkv.h"
+#include "model/block_model.h"
+#include "model/generations.h"
+
+namespace rwkv {
+namespace {
+
+enum Mix { R, W, K, V, A, G, kMixes };  // the order of rwkv.cpp's concatenated att.x_rwkvag
+
+struct Lora {
+    Matrix down, up;  // x·A·B as up·(down·x): down [D, C], up [C, D]
+};
+
+struct TimeMix7 {
+    std::vector<float> mu[kMixes];
+    std::vector<float> w0, a0, v0, k_k, k_a, r_k;
+    Lora w, a, v, g;  // v is absent on layer 0
+    Matrix key, value, receptance, output;
+    NormWeights ln_x;
+};
+
+struct ChannelMix7 {
+    std::vector<float> mu_k;
+    Matrix key, value;
+};
+
+// exp(-0.5), as the official code writes it: decay = exp(−0.606531·sigmoid(w0 + lora))
+constexpr float kDecayScale = 0.606531f;
+
+class ModelV7 final : public BlockModel {
+public:
+    ModelV7(ModelInfo info, const LoadOptions& options, Binder& b) : BlockModel(std::move(info), options, b) {
+        const int64_t C = info_.n_embd, F = info_.ffn_dim;
+        const bool official = info_.format != "rwkvcpp";
+        auto lora = [&](const std::string& p, const char* n1, const char* n2, int64_t D) {
+            // official: A [C, D], B [D, C] used as x·A·B; rwkv.cpp stored both transposed.
+            Lora r;
+            r.down = Matrix(D, C, b.mat(p + "." + n1, D, C, official));
+            r.up = Matrix(C, D, b.mat(p + "." + n2, C, D, official));
+            return r;
+        };
+        static const char* mix_names[kMixes] = {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"};
+        for (int64_t l = 0; l < info_.n_layer; ++l) {
+            const std::string p = "blocks." + std::to_string(l) + ".att";
+            TimeMix7 a;
+            if (b.has(p + ".x_rwkvag")) {
+                const std::vector<float> all = b.vec(p + ".x_rwkvag", kMixes * C);
+                for (int i = 0; i < kMixes; ++i) a.mu[i].assign(all.begin() + i * C, all.begin() + (i + 1) * C);
+            } else {
+                for (int i = 0; i < kMixes; ++i) a.mu[i] = b.vec(p + "." + mix_names[i], C);
+            }
+            a.w0 = b.vec(p + ".w0", C);
+            a.a0 = b.vec(p + ".a0", C);
+            a.w = lora(p, "w1", "w2", info_.lora_dims[0]);
+            a.a = lora(p, "a1", "a2", info_.lora_dims[1]);
+            if (l > 0) {  // layer 0's value is v_first itself; some training scripts still save v0..v2 there
+                a.v0 = b.vec(p + ".v0", C);
+                a.v = lora(p, "v1", "v2", info_.lora_dims[2]);
+            }
+            a.g = lora(p, "g1", "g2", info_.lora_dims[3]);
+            a.k_k = b.vec(p + ".k_k", C);
+            a.k_a = b.vec(p + ".k_a", C);
+            a.r_k = b.vec(p + ".r_k", C);
+            a.key = b.linear(p + ".key.weight", C, C);
+            a.value = b.linear(p + ".value.weight", C, C);
+            a.receptance = b.linear(p + ".receptance.weight", C, C);
+            a.output = b.linear(p + ".output.weight", C, C);
+            a.ln_x = {b.vec(p + ".ln_x.weight", C), b.vec(p + ".ln_x.bias", C)};
+            att_.push_back(std::move(a));
+            const std::string f = "blocks." + std::to_string(l) + ".ffn";
+            ChannelMix7 m;
+            m.mu_k = b.vec(f + ".x_k", C);
+            m.key = b.linear(f + ".key.weight", F, C);
+            m.value = b.linear(f + ".value.weight", C, F);
+            ffn_.push_back(std::move(m));
+        }
+    }
+
+protected:
+    // y[T, C] = up · f(down · x) for each token
+    template <class F>
+    void run_lora(const Lora& lo, const float* x, int64_t T, float* y, F inner) const {
+        std::vector<float> mid(static_cast<size_t>(T * lo.down.rows()));
+        lo.down.matmul(x, T, mid.data(), pool());
+        for (float& z : mid) z = inner(z);
+        lo.up.matmul(mid.data(), T, y, pool());
+    }
+
+    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
+        const TimeMix7& a = att_[l];
+        const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
+        const size_t n = static_cast<size_t>(T * C);
+        std::vector<float> prev(n), xm(n), r(n), w(n), k(n), v(n), aa(n), g(n), kk(n), y(n), yn(n), tmp(n);
+        token_shift(st.att_x_prev(l), xx, T, C, prev.data());
+        const auto mix = [&](Mix m) { shift_mix(xx, prev.data(), a.mu[m].data(), 0, T, C, xm.data()); };
+        const auto ident = [](float z) { return z; };
+
+        mix(R);
+        a.receptance.matmul(xm.data(), T, r.data(), pool());
+        mix(W);
+        run_lora(a.w, xm.data(), T, w.data(), [](float z) { return std::tanh(z); });
+        mix(K);
+        a.key.matmul(xm.data(), T, k.data(), pool());
+        mix(V);
+        a.value.matmul(xm.data(), T, v.data(), pool());
+        if (l == 0) {
+            pass.v_first = v;
+        } else {
+            run_lora(a.v, xm.data(), T, tmp.data(), ident);
+            for (int64_t t = 0; t < T; ++t)
+                for (int64_t c = 0; c < C; ++c) {
+                    const int64_t i = t * C + c;
+                    v[i] += (pass.v_first[i] - v[i]) * sigmoid(a.v0[c] + tmp[i]);
+                }
+        }
+        mix(A);
+        run_lora(a.a, xm.data(), T, aa.data(), ident);
+        mix(G);
+        run_lora(a.g, xm.data(), T, g.data(), [](float z) { return sigmoid(z); });
+
+        for (int64_t t = 0; t < T; ++t) {
+            for (int64_t c = 0; c < C; ++c) {
+                const int64_t i = t * C + c;
+                w[i] = std::exp(-kDecayScale * sigmoid(a.w0[c] + w[i]));
+                aa[i] = sigmoid(a.a0[c] + aa[i]);
+                kk[i] = k[i] * a.k_k[c];
+                k[i] = k[i] * (1.0f + (aa[i] - 1.0f) * a.k_a[c]);
+            }
+            for (int64_t h = 0; h < H; ++h) {  // F.normalize: x / max(‖x‖₂, 1e-12) per head
+                float* q = &kk[t * C + h * N];
+                double ss = 0;
+                for (int64_t j = 0; j < N; ++j) ss += static_cast<double>(q[j]) * q[j];
+                const float norm = std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
+                for (int64_t j = 0; j < N; ++j) q[j] /= norm;
+            }
+        }
+        wkv7(T, H, N, r.data(), w.data(), k.data(), v.data(), kk.data(), aa.data(), st.att(l), y.data());
+        for (int64_t t = 0; t < T; ++t) {
+            float* yt = &yn[t * C];
+            group_norm(&y[t * C], yt, a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
+            for (int64_t h = 0; h < H; ++h) {  // the bonus: (Σ r⊙k⊙r_k) · v per head
+                const int64_t o = t * C + h * N;
+                float s = 0;
+                for (int64_t j = 0; j < N; ++j) s += r[o + j] * k[o + j] * a.r_k[h * N + j];
+                for (int64_t j = 0; j < N; ++j) yt[h * N + j] += s * v[o + j];
+            }
+        }
+        for (size_t i = 0; i < n; ++i) yn[i] *= g[i];
+        a.output.matmul(yn.data(), T, out, pool());
+    }
+
+    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T) const override {
+        const ChannelMix7& f = ffn_[l];
+        const int64_t C = this->C(), F = f.key.rows();
+        std::vector<float> prev(static_cast<size_t>(T * C)), xk(prev.size()), k(static_cast<size_t>(T * F));
+        token_shift(st.ffn_x_prev(l), xx, T, C, prev.data());
+        shift_mix(xx, prev.data(), f.mu_k.data(), 0, T, C, xk.data());
+        f.key.matmul(xk.data(), T, k.data(), pool());
+        for (float& z : k) z = z > 0 ? z * z : 0.0f;
+        f.value.matmul(k.data(), T, out, pool());
+    }
+
+private:
+    std::vector<TimeMix7> att_;
+    std::vector<ChannelMix7> ffn_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_v7(ModelInfo info, const LoadOptions& options, Binder& binder) {
+    return std::make_unique<ModelV7>(std::move(info), options, binder);
+}
+
+}  // namespace rwkv
