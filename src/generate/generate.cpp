@@ -1,0 +1,77 @@
+#include "rwkv/generate.h"
+
+#include <chrono>
+
+#include "rwkv/error.h"
+#include "rwkv/stop.h"
+
+namespace rwkv {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+GenerateResult generate(const Model& model, State& state, const Tokenizer& tokenizer, Sampler& sampler,
+                        std::span<const int32_t> prompt, const GenerateOptions& options,
+                        const std::function<bool(std::string_view)>& on_text) {
+    if (options.max_tokens < 0) throw Error("max_tokens must not be negative");
+    GenerateResult result;
+    const int64_t V = model.info().n_vocab;
+    std::vector<float> logits(static_cast<size_t>(V));
+
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<int32_t> start;
+    if (prompt.empty()) {
+        // Nothing to condition on: RWKV models are trained with the end-of-text id between
+        // documents, so it is the natural start of a fresh one.
+        start.push_back(tokenizer.eos_id());
+        prompt = start;
+    }
+    model.eval_sequence(state, prompt, logits.data(), false);
+    for (int32_t t : prompt) sampler.accept(t);
+    result.prompt_tokens = static_cast<int64_t>(prompt.size());
+    result.prompt_seconds = seconds_since(t0);
+
+    const auto t1 = std::chrono::steady_clock::now();
+    StopMatcher stops(options.stop);
+    std::string pending;  // bytes of a UTF-8 character split across tokens
+    result.stop_reason = "length";
+    auto emit = [&](std::string_view text) {
+        result.text += text;
+        return !on_text || on_text(text);
+    };
+    for (int64_t i = 0; i < options.max_tokens; ++i) {
+        const int32_t token = sampler.sample(logits.data(), logits.size());
+        if (options.stop_at_eos && token == tokenizer.eos_id()) {
+            result.stop_reason = "eos";
+            break;
+        }
+        sampler.accept(token);
+        model.eval(state, token, logits.data());
+        ++result.generated_tokens;
+        pending += tokenizer.decode_bytes({token});
+        const size_t complete = utf8_complete_prefix(pending);
+        const std::string piece = utf8_sanitize(std::string_view(pending).substr(0, complete));
+        pending.erase(0, complete);
+        const std::string ready = stops.push(piece);
+        if (!ready.empty() && !emit(ready)) {
+            result.stop_reason = "callback";
+            break;
+        }
+        if (stops.stopped()) {
+            result.stop_reason = "stop";
+            break;
+        }
+    }
+    if (result.stop_reason != "stop" && result.stop_reason != "callback") {
+        std::string rest = stops.flush();
+        if (!pending.empty()) rest += utf8_sanitize(pending);
+        if (!rest.empty()) emit(rest);
+    }
+    result.generate_seconds = seconds_since(t1);
+    return result;
+}
+
+}  // namespace rwkv

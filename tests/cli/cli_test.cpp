@@ -1,0 +1,132 @@
+// The command line as users and other checks call it (spellings from DESIGN.md).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_paths.h"
+
+namespace rwkv {
+namespace {
+
+struct CliRun {
+    int status = -1;
+    std::string out, err;
+};
+
+// Runs the rwkv binary with `args` (shell syntax), stdin from `input`.
+CliRun run(const std::string& args, const std::string& input = "") {
+    const std::string dir = test::temp_dir("cli_run");
+    std::ofstream(dir + "/in") << input;
+    const std::string cmd = std::string("'") + RWKV_EXE + "' " + args + " <'" + dir + "/in' >'" + dir + "/out' 2>'" +
+                            dir + "/err'";
+    CliRun r;
+    const int s = std::system(cmd.c_str());
+    r.status = WIFEXITED(s) ? WEXITSTATUS(s) : 128;
+    auto slurp = [](const std::string& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    r.out = slurp(dir + "/out");
+    r.err = slurp(dir + "/err");
+    return r;
+}
+
+std::string ref(const std::string& c) { return test::shared("testdata/reference/" + c); }
+std::string tiny(const std::string& stem) { return test::shared("testdata/rwkvcpp-tiny/tiny-rwkv-" + stem + ".bin"); }
+
+size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(Cli, LogitsReproducesReferenceInBothModes) {
+    for (const char* c : {"v4", "v5", "v6", "v7"}) {
+        std::ifstream in(ref(c) + "/case.json");
+        const auto j = nlohmann::json::parse(in);
+        std::string tokens;
+        for (int t : j["tokens"]) tokens += (tokens.empty() ? "" : ",") + std::to_string(t);
+        const auto want = test::read_f32(ref(c) + "/logits.f32");
+        for (const char* mode : {"rnn", "seq"}) {
+            const std::string out = test::temp_dir("cli_logits") + "/out.f32";
+            const CliRun r = run("logits -m '" + ref(c) + "/model.pth' --tokens " + tokens + " --mode " + mode +
+                              " -t 2 -o '" + out + "'");
+            ASSERT_EQ(r.status, 0) << r.err;
+            const auto got = test::read_f32(out);
+            ASSERT_EQ(got.size(), want.size()) << c;
+            float m = 0;
+            for (size_t i = 0; i < got.size(); ++i) m = std::max(m, std::fabs(got[i] - want[i]));
+            EXPECT_LE(m, 1e-4f) << c << " " << mode;
+        }
+    }
+}
+
+TEST(Cli, InfoPrintsGenerationAsJson) {
+    const CliRun r = run("info -m '" + ref("v6") + "/model.pth'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["generation"], "6");
+    EXPECT_EQ(j["n_layer"], 2);
+    EXPECT_EQ(j["n_embd"], 128);
+    EXPECT_EQ(j["head_size"], 64);
+    EXPECT_EQ(j["format"], "pth");
+    const auto k = nlohmann::json::parse(run("info -m '" + tiny("5v2-730K-Q5_1") + "'").out);
+    EXPECT_EQ(k["generation"], "5.2");
+    EXPECT_EQ(k["dtype"], "q5_1");
+    EXPECT_EQ(k["format"], "rwkvcpp");
+}
+
+TEST(Cli, TokenizeRoundTrips) {
+    const std::string vocab = test::shared("testdata/tokenizer/rwkv_vocab_v20230424.txt");
+    CliRun r = run("tokenize --tokenizer '" + vocab + "'", "Hello world");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json({33155, 40213}));
+    r = run("tokenize --tokenizer '" + vocab + "' --decode", "[33155, 40213]");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "Hello world");
+    r = run("tokenize --tokenizer bytes", "hi");
+    EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json({104, 105}));
+}
+
+TEST(Cli, GenerateIsReproducibleWithASeedAndReportsSpeed) {
+    const std::string args = "generate -m '" + tiny("7v0-834K-FP32") +
+                             "' --tokenizer bytes -p 'The ' -n 40 --seed 7 --temp 0.8 --top-p 0.9 -t 1";
+    const CliRun a = run(args), b = run(args);
+    ASSERT_EQ(a.status, 0) << a.err;
+    EXPECT_EQ(a.out, b.out);
+    EXPECT_EQ(a.out.rfind("The ", 0), 0u) << a.out;
+    EXPECT_GT(a.out.size(), 10u);
+    EXPECT_NE(a.err.find("tokens/s"), std::string::npos) << a.err;
+    const CliRun c = run("generate -m '" + tiny("7v0-834K-FP32") + "' --tokenizer bytes -p 'The ' -n 40 --seed 8 -t 1");
+    EXPECT_NE(a.out, c.out);
+}
+
+TEST(Cli, ChatKeepsStateBetweenTurns) {
+    const CliRun r = run("chat -m '" + tiny("6v0-1m-FP32") + "' --tokenizer bytes -n 30 --seed 1", "Hello\nHow are you?\n");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), 'A') >= 2, true) << r.out;
+    EXPECT_NE(r.out.find("Assistant:"), std::string::npos);
+}
+
+TEST(Cli, BadInputGivesOneErrorLineAndNonZeroExit) {
+    const std::string dir = test::temp_dir("cli_bad");
+    const std::string m = "'" + ref("v7") + "/model.pth'";
+    std::vector<std::string> cases = {
+        "info -m '" + dir + "/missing.pth'",
+        "info -m '" + ref("v7") + "/case.json'",
+        "logits -m " + m + " --tokens 1,2,512 -o '" + dir + "/o.f32'",
+        "logits -m " + m + " --tokens 1,x -o '" + dir + "/o.f32'",
+        "generate -m " + m + " -p hi -n 2 --tokenizer '" + dir + "/no-vocab.txt'",
+        "generate -m " + m + " -p hi -n 2",  // no tokenizer beside the model
+        "generate -m '" + tiny("4v0-660K-FP32") + "' --tokenizer bytes -p hi --temp -1",
+    };
+    for (const auto& c : cases) {
+        const CliRun r = run(c);
+        EXPECT_NE(r.status, 0) << c;
+        EXPECT_EQ(lines(r.err), 1u) << c << "\n" << r.err;
+        EXPECT_NE(r.err.find("error"), std::string::npos) << c << "\n" << r.err;
+    }
+}
+
+}  // namespace
+}  // namespace rwkv

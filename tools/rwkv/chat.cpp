@@ -1,0 +1,84 @@
+// rwkv chat: RWKV World chat format. The state is kept between turns, so each turn reads only the
+// new message instead of the whole history.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "rwkv/generate.h"
+
+namespace rwkv::cli {
+
+namespace {
+struct ChatArgs {
+    ModelOptions model;
+    SamplingOptions sampling;
+    GenerateOptions gen;
+    std::string system;
+};
+
+// ChatRWKV's cleanup of a user message: one paragraph, since "\n\n" ends a turn.
+std::string clean_message(std::string s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '\r') continue;
+        if (c == '\n' && !out.empty() && out.back() == '\n') continue;
+        out += c;
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    size_t start = out.find_first_not_of(" \n");
+    return start == std::string::npos ? std::string() : out.substr(start);
+}
+}  // namespace
+
+Runner add_chat(CLI::App& cmd) {
+    auto a = std::make_shared<ChatArgs>();
+    a->model.add_to(cmd);
+    a->sampling.add_to(cmd);
+    a->sampling.params.presence_penalty = 0.4f;   // ChatRWKV's chat defaults
+    a->sampling.params.frequency_penalty = 0.4f;
+    a->gen.max_tokens = 500;
+    cmd.add_option("-n,--n-predict", a->gen.max_tokens, "most tokens per reply")->capture_default_str();
+    cmd.add_option("--system", a->system, "text read before the first turn (e.g. a persona)");
+    return [a] {
+        auto model = a->model.load();
+        auto tokenizer = a->model.load_tokenizer();
+        Sampler sampler(a->sampling.resolve());
+        State state = model->new_state();
+        a->gen.stop = {"\n\n", "\nUser:"};
+        const bool interactive = isatty(STDIN_FILENO);
+        if (!a->system.empty()) {
+            const std::vector<int32_t> ids = tokenizer->encode(clean_message(a->system) + "\n\n");
+            model->eval_sequence(state, ids, nullptr, false);
+        }
+        if (interactive) std::fputs("Type a message; /reset starts over, /quit or Ctrl-D ends.\n", stderr);
+        std::string line;
+        for (;;) {
+            if (interactive) std::fputs("User: ", stderr);
+            if (!std::getline(std::cin, line)) break;
+            if (line == "/quit") break;
+            if (line == "/reset") {
+                state.reset();
+                sampler.reset();
+                std::fputs("(state reset)\n", stderr);
+                continue;
+            }
+            const std::string msg = clean_message(line);
+            if (msg.empty()) continue;
+            const std::vector<int32_t> ids = tokenizer->encode("User: " + msg + "\n\nAssistant:");
+            std::fputs("Assistant:", stdout);
+            std::fflush(stdout);
+            generate(*model, state, *tokenizer, sampler, ids, a->gen, [](std::string_view s) {
+                std::fwrite(s.data(), 1, s.size(), stdout);
+                std::fflush(stdout);
+                return true;
+            });
+            std::fputs("\n\n", stdout);
+            std::fflush(stdout);
+        }
+        return 0;
+    };
+}
+
+}  // namespace rwkv::cli

@@ -1,0 +1,35 @@
+// rwkv: run, inspect and convert RWKV language models. See DESIGN.md for the command contract.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "rwkv/error.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"rwkv: the RWKV language-model engine (v4, v5, v6, v7)"};
+    app.require_subcommand(1);
+    std::vector<std::pair<CLI::App*, rwkv::cli::Runner>> commands;
+    auto add = [&](const char* name, const char* help, rwkv::cli::Runner (*make)(CLI::App&)) {
+        CLI::App* sub = app.add_subcommand(name, help);
+        commands.emplace_back(sub, make(*sub));
+    };
+    add("generate", "generate text from a prompt", rwkv::cli::add_generate);
+    add("chat", "interactive chat (RWKV World format), state kept between turns", rwkv::cli::add_chat);
+    add("logits", "write the logits after each token as float32 [T, vocab]", rwkv::cli::add_logits);
+    add("tokenize", "text on stdin to JSON token ids (or back with --decode)", rwkv::cli::add_tokenize);
+    add("info", "describe a model file as JSON", rwkv::cli::add_info);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        for (auto& [sub, run] : commands)
+            if (sub->parsed()) return run();
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "rwkv: error: %s\n", e.what());
+        return 1;
+    }
+    return 1;
+}
