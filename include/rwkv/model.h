@@ -20,6 +20,7 @@ struct ModelInfo {
     int64_t lora_dims[4] = {0, 0, 0, 0};  // v6: maa, decay; v7: w, a, v, g
     float groupnorm_eps = 0;            // v5-v7 ln_x
     std::string path, format, dtype;    // container format, most common stored dtype
+    std::string layout;                 // "official" or "rwkvcpp": how tensors were transformed
     int64_t n_params = 0;
 
     std::string version_string() const;  // "4", "5.2", "6", "7"

@@ -1,5 +1,6 @@
 #include "rwkv/tensor.h"
 
+#include "core/quant.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -24,6 +25,18 @@ int64_t Tensor::numel() const {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     return n;
+}
+
+std::vector<float> Tensor::to_float() const {
+    if (!in_place()) return data;
+    std::vector<float> out(static_cast<size_t>(numel()));
+    const int64_t cols = shape.empty() ? 1 : shape.back();
+    const size_t row_bytes = dtype_row_bytes(source, cols);
+    if (row_bytes * static_cast<size_t>(cols == 0 ? 0 : numel() / cols) != raw_bytes)
+        throw Error("tensor of shape " + shape_string() + " does not match its " + std::to_string(raw_bytes) + " bytes");
+    const auto* p = static_cast<const uint8_t*>(raw);
+    for (int64_t r = 0; cols > 0 && r < numel() / cols; ++r) dequantize_row(source, p + r * row_bytes, &out[r * cols], cols);
+    return out;
 }
 
 std::string Tensor::shape_string() const {

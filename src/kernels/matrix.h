@@ -1,23 +1,36 @@
 #pragma once
 // A weight matrix W [rows = out, cols = in] and its products, y = W·x. Every projection of every
-// generation goes through this one type, so faster storage types and kernels slot in behind it.
+// generation goes through this one type. The weights stay in their stored type (f32, f16, bf16 or
+// a quantized block format), either owned or lying in a file mapping, so that generation reads
+// each weight once per token in its compact form.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "rwkv/tensor.h"
 
 namespace rwkv {
 
 class Matrix {
 public:
     Matrix() = default;
-    // `data` is row-major [rows, cols] (PyTorch Linear layout).
+    // Owned fp32 weights, row-major [rows, cols] (PyTorch Linear layout).
     Matrix(int64_t rows, int64_t cols, std::vector<float> data);
+    // Weights of `type` stored row-major at `data` (each row dtype_row_bytes(type, cols) bytes),
+    // valid while `keep_alive` lives.
+    Matrix(int64_t rows, int64_t cols, DType type, const void* data, std::shared_ptr<const void> keep_alive);
 
     int64_t rows() const { return rows_; }
     int64_t cols() const { return cols_; }
     bool empty() const { return rows_ == 0; }
-    const float* row(int64_t r) const { return w_.data() + r * cols_; }
+    DType type() const { return type_; }
+    size_t row_bytes() const { return row_bytes_; }
+    size_t bytes() const { return row_bytes_ * static_cast<size_t>(rows_); }
+    const uint8_t* data() const { return data_; }
+
+    // The row's weights as fp32.
+    void row_to_float(int64_t r, float* out) const;
 
     // y[rows] = W · x[cols]
     void matvec(const float* x, float* y, ThreadPool& pool) const;
@@ -26,7 +39,10 @@ public:
 
 private:
     int64_t rows_ = 0, cols_ = 0;
-    std::vector<float> w_;
+    DType type_ = DType::F32;
+    size_t row_bytes_ = 0;
+    const uint8_t* data_ = nullptr;
+    std::shared_ptr<const void> keep_alive_;
 };
 
 }  // namespace rwkv

@@ -13,12 +13,30 @@ std::vector<float> Binder::vec(const std::string& name, int64_t n) {
     if (it == file_.tensors.end()) fail(name, "is missing");
     if (it->second.numel() != n)
         fail(name, "has shape " + it->second.shape_string() + ", expected " + std::to_string(n) + " elements");
+    if (it->second.in_place()) return it->second.to_float();
     return std::move(it->second.data);
+}
+
+Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {
+    auto it = file_.tensors.find(name);
+    if (it != file_.tensors.end() && it->second.in_place()) {
+        const Tensor& t = it->second;
+        if (t.shape.size() < 2 || t.shape[t.shape.size() - 2] != rows || t.shape.back() != cols || t.numel() != rows * cols)
+            fail(name, "has shape " + t.shape_string() + ", expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+        Matrix m(rows, cols, t.source, t.raw, t.storage);
+        if (m.bytes() != t.raw_bytes) fail(name, "holds " + std::to_string(t.raw_bytes) + " bytes, not a " + dtype_name(t.source) + " matrix of its shape");
+        return m;
+    }
+    return Matrix(rows, cols, mat(name, rows, cols));
 }
 
 std::vector<float> Binder::mat(const std::string& name, int64_t rows, int64_t cols, bool transposed) {
     auto it = file_.tensors.find(name);
     if (it == file_.tensors.end()) fail(name, "is missing");
+    if (it->second.in_place()) {
+        it->second.data = it->second.to_float();
+        it->second.raw = nullptr;
+    }
     const Tensor& t = it->second;
     // Leading axes of size 1 may be present ([1, rows, cols]); the last two must match.
     int64_t r = transposed ? cols : rows, c = transposed ? rows : cols;

@@ -19,9 +19,8 @@ public:
     std::vector<float> vec(const std::string& name, int64_t n);
     // A [rows, cols] matrix; with `transposed`, the file holds it as [cols, rows].
     std::vector<float> mat(const std::string& name, int64_t rows, int64_t cols, bool transposed = false);
-    Matrix linear(const std::string& name, int64_t rows, int64_t cols) {
-        return Matrix(rows, cols, mat(name, rows, cols));
-    }
+    // A projection [rows, cols]; weights held in place stay in their stored type.
+    Matrix linear(const std::string& name, int64_t rows, int64_t cols);
     [[noreturn]] void fail(const std::string& name, const std::string& why) const;
     const std::string& path() const { return file_.path; }
 

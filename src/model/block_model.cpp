@@ -17,23 +17,16 @@ static NormWeights load_norm(Binder& b, const std::string& prefix, int64_t C) {
 
 BlockModel::BlockModel(ModelInfo info, const LoadOptions& options, Binder& b) : Model(std::move(info), options) {
     const int64_t C = info_.n_embd, V = info_.n_vocab;
-    emb_ = b.mat("emb.weight", V, C);
+    // The embedding is only looked up, one row per token, so it stays in its stored type and ln0
+    // is applied to each row as it is read (the official loader folds it into the whole table).
+    emb_ = b.linear("emb.weight", V, C);
     if (b.has("blocks.0.ln0.weight")) {
         // The official v4–v6 loader folds ln0 with F.layer_norm on the stored tensors, which for
         // bf16 ran PyTorch's bf16 kernel; its v7 loader widens to fp32 first (and fp16 LayerNorm
         // was not implemented on CPU, so fp16 checkpoints fell back to fp32 too).
-        const bool bf16_fold = info_.version < 7 && b.tensor("emb.weight").source == DType::BF16 &&
-                               b.tensor("blocks.0.ln0.weight").source == DType::BF16;
-        const NormWeights ln0 = load_norm(b, "blocks.0.ln0", C);
-        std::vector<float> row(static_cast<size_t>(C));
-        for (int64_t v = 0; v < V; ++v) {
-            float* e = emb_.data() + v * C;
-            if (bf16_fold)
-                legacy_bf16_layer_norm(e, row.data(), ln0.weight.data(), ln0.bias.data(), C, kLayerNormEps);
-            else
-                layer_norm(e, row.data(), ln0.weight.data(), ln0.bias.data(), C, kLayerNormEps);
-            std::copy(row.begin(), row.end(), e);
-        }
+        legacy_bf16_ln0_ = info_.version < 7 && b.tensor("emb.weight").source == DType::BF16 &&
+                           b.tensor("blocks.0.ln0.weight").source == DType::BF16;
+        ln0_ = load_norm(b, "blocks.0.ln0", C);
     }
     for (int64_t l = 0; l < info_.n_layer; ++l) {
         ln1_.push_back(load_norm(b, "blocks." + std::to_string(l) + ".ln1", C));
@@ -43,10 +36,24 @@ BlockModel::BlockModel(ModelInfo info, const LoadOptions& options, Binder& b) : 
     head_ = b.linear("head.weight", V, C);
 }
 
+void BlockModel::embed(int32_t token, float* x) const {
+    const int64_t C = info_.n_embd;
+    if (ln0_.weight.empty()) {
+        emb_.row_to_float(token, x);
+        return;
+    }
+    std::vector<float> row(static_cast<size_t>(C));
+    emb_.row_to_float(token, row.data());
+    if (legacy_bf16_ln0_)
+        legacy_bf16_layer_norm(row.data(), x, ln0_.weight.data(), ln0_.bias.data(), C, kLayerNormEps);
+    else
+        layer_norm(row.data(), x, ln0_.weight.data(), ln0_.bias.data(), C, kLayerNormEps);
+}
+
 void BlockModel::forward(State& state, const int32_t* tokens, int64_t T, float* logits, bool all_logits) const {
-    const int64_t C = info_.n_embd, V = info_.n_vocab;
+    const int64_t C = info_.n_embd;
     std::vector<float> x(static_cast<size_t>(T * C)), xx(x.size()), out(x.size());
-    for (int64_t t = 0; t < T; ++t) std::memcpy(&x[t * C], &emb_[tokens[t] * C], sizeof(float) * C);
+    for (int64_t t = 0; t < T; ++t) embed(tokens[t], &x[t * C]);
     Pass pass;
     for (int64_t l = 0; l < info_.n_layer; ++l) {
         for (int64_t t = 0; t < T; ++t)
@@ -67,7 +74,6 @@ void BlockModel::forward(State& state, const int32_t* tokens, int64_t T, float* 
         head_.matvec(xx.data(), logits, pool());
     else
         head_.matmul(xx.data(), rows, logits, pool());
-    (void)V;
 }
 
 void token_shift(float* state_prev, const float* xx, int64_t T, int64_t C, float* prev) {

@@ -33,7 +33,12 @@ protected:
     int64_t C() const { return info_.n_embd; }
 
 private:
-    std::vector<float> emb_;  // [V, C], already through ln0
+    // x[C] = ln0(emb[token]): the input of layer 0.
+    void embed(int32_t token, float* x) const;
+
+    Matrix emb_;      // [V, C] in its stored type
+    NormWeights ln0_;  // empty when the file has no ln0
+    bool legacy_bf16_ln0_ = false;
     std::vector<NormWeights> ln1_, ln2_;
     NormWeights ln_out_;
     Matrix head_;

@@ -23,7 +23,13 @@ ModelInfo detect_model(const TensorFile& f) {
     ModelInfo info;
     info.path = f.path;
     info.format = f.format;
-    const bool rwkvcpp = f.format == "rwkvcpp";
+    // The layout of the values, which a converted file may carry over from its source: rwkv.cpp's
+    // converter transposes, fuses and pre-transforms some tensors (rwkvcpp-tiny/README.md).
+    auto layout = f.metadata.find("rwkv.layout");
+    info.layout = layout != f.metadata.end() ? layout->second : (f.format == "rwkvcpp" ? "rwkvcpp" : "official");
+    if (info.layout != "official" && info.layout != "rwkvcpp")
+        throw Error(f.path + ": unknown tensor layout '" + info.layout + "' (rwkv.layout)");
+    const bool rwkvcpp = info.layout == "rwkvcpp";
     if (!f.has("emb.weight") || !f.has("head.weight") || !f.has("blocks.0.ln1.weight"))
         throw Error(f.path + ": not an RWKV model (emb.weight, head.weight or blocks.0.ln1.weight is missing)");
 

@@ -19,7 +19,7 @@ class ModelV4 final : public BlockModel {
 public:
     ModelV4(ModelInfo info, const LoadOptions& options, Binder& b) : BlockModel(std::move(info), options, b) {
         const int64_t C = info_.n_embd;
-        const bool rwkvcpp = info_.format == "rwkvcpp";
+        const bool rwkvcpp = info_.layout == "rwkvcpp";
         for (int64_t l = 0; l < info_.n_layer; ++l) {
             const std::string p = "blocks." + std::to_string(l);
             TimeMix4 a;

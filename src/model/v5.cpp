@@ -38,7 +38,7 @@ class ModelV5 final : public BlockModel {
 public:
     ModelV5(ModelInfo info, const LoadOptions& options, Binder& b) : BlockModel(std::move(info), options, b) {
         const int64_t C = info_.n_embd, H = info_.n_head, N = info_.head_size;
-        const bool rwkvcpp = info_.format == "rwkvcpp";
+        const bool rwkvcpp = info_.layout == "rwkvcpp";
         for (int64_t l = 0; l < info_.n_layer; ++l) {
             const std::string p = "blocks." + std::to_string(l) + ".att";
             TimeMix5 a;

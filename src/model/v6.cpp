@@ -28,7 +28,7 @@ public:
     ModelV6(ModelInfo info, const LoadOptions& options, Binder& b) : BlockModel(std::move(info), options, b) {
         const int64_t C = info_.n_embd, D = info_.lora_dims[0], D2 = info_.lora_dims[1];
         // rwkv.cpp's converter stored the LoRA matrices already transposed to [out, in].
-        const bool official = info_.format != "rwkvcpp";
+        const bool official = info_.layout != "rwkvcpp";
         static const char* names[kMixes] = {"w", "k", "v", "r", "g"};
         for (int64_t l = 0; l < info_.n_layer; ++l) {
             const std::string p = "blocks." + std::to_string(l) + ".att";

@@ -37,7 +37,7 @@ class ModelV7 final : public BlockModel {
 public:
     ModelV7(ModelInfo info, const LoadOptions& options, Binder& b) : BlockModel(std::move(info), options, b) {
         const int64_t C = info_.n_embd, F = info_.ffn_dim;
-        const bool official = info_.format != "rwkvcpp";
+        const bool official = info_.layout != "rwkvcpp";
         auto lora = [&](const std::string& p, const char* n1, const char* n2, int64_t D) {
             // official: A [C, D], B [D, C] used as x·A·B; rwkv.cpp stored both transposed.
             Lora r;
