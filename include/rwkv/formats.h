@@ -21,6 +21,11 @@ TensorFile load_safetensors(const std::string& path);
 // "n_embed", "n_layer", "data_type".
 TensorFile load_rwkvcpp(const std::string& path);
 
+// GGUF: tensors are left in the file mapping (Tensor::raw) in their stored types. A file written by
+// llama.cpp's converter (RWKV-6/7 names) is renamed and re-laid-out to the official checkpoint form,
+// which needs its values as fp32. Scalar metadata is copied as text into TensorFile::metadata.
+TensorFile load_gguf_in_place(const std::string& path);
+
 // Picks the reader from the file's leading bytes (zip, rwkv.cpp magic, safetensors header).
 TensorFile load_tensor_file(const std::string& path);
 

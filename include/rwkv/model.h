@@ -42,6 +42,9 @@ public:
     // Identifies these weights: a state saved from another model is refused.
     uint64_t fingerprint() const { return fingerprint_; }
     State new_state() const;
+    // Bytes of weights one generated token reads from memory, as held (stored type, or fp32 where
+    // widened at load): every matrix and vector once, one embedding row. Sets the bandwidth limit.
+    int64_t weight_bytes_per_token() const { return weight_bytes_per_token_; }
 
     // RNN mode: one token in; logits [n_vocab] out (if not null); state advanced.
     void eval(State& state, int32_t token, float* logits) const;
@@ -65,6 +68,7 @@ protected:
     ModelInfo info_;
     LoadOptions options_;
     uint64_t fingerprint_ = 0;
+    int64_t weight_bytes_per_token_ = 0;
     std::unique_ptr<ThreadPool> pool_;  // reused by every call: no threads created per token
 };
 

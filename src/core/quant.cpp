@@ -1,4 +1,5 @@
 #include "core/quant.h"
+#include "core/quant_k.h"
 
 #include <bit>
 #include <cmath>
@@ -194,10 +195,18 @@ size_t dtype_block_bytes(DType t) {
         case DType::Q5_0: return 22;
         case DType::Q5_1: return 24;
         case DType::Q8_0: return 34;
-        case DType::Q4_K:
-        case DType::Q6_K: break;  // 256-weight super-blocks: src/core/quant_k
+        case DType::Q4_K: return kQ4KBlockBytes;
+        case DType::Q6_K: return kQ6KBlockBytes;
     }
     throw Error("unsupported element type " + std::to_string(static_cast<int>(t)));
+}
+
+int64_t dtype_block_size(DType t) {
+    switch (t) {
+        case DType::Q4_K:
+        case DType::Q6_K: return kSuperBlockSize;
+        default: return dtype_is_quantized(t) ? kQuantBlockSize : 1;
+    }
 }
 
 size_t dtype_row_bytes(DType t, int64_t n) {
@@ -205,10 +214,11 @@ size_t dtype_row_bytes(DType t, int64_t n) {
     const size_t per = dtype_block_bytes(t);
     uint64_t units = static_cast<uint64_t>(n);
     if (dtype_is_quantized(t)) {
-        if (n % kQuantBlockSize != 0)
+        const int64_t block = dtype_block_size(t);
+        if (n % block != 0)
             throw Error(std::string(dtype_name(t)) + " row of " + std::to_string(n) +
-                        " weights is not a multiple of the 32-weight block");
-        units = static_cast<uint64_t>(n / kQuantBlockSize);
+                        " weights is not a multiple of the " + std::to_string(block) + "-weight block");
+        units = static_cast<uint64_t>(n / block);
     }
     if (units > std::numeric_limits<size_t>::max() / per)
         throw Error(std::string(dtype_name(t)) + " row of " + std::to_string(n) + " elements is too large");
@@ -228,6 +238,8 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
         case DType::BF16:
             for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(s + 2 * i));
             return;
+        case DType::Q4_K: dequantize_row_q4_k(s, dst, n); return;
+        case DType::Q6_K: dequantize_row_q6_k(s, dst, n); return;
         default: break;
     }
     void (*decode)(const uint8_t*, float*) = nullptr;
@@ -256,6 +268,8 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
         case DType::BF16:
             for (int64_t i = 0; i < n; ++i) store_u16(d + 2 * i, f32_to_bf16(src[i]));
             return;
+        case DType::Q4_K: quantize_row_q4_k(src, d, n); return;
+        case DType::Q6_K: quantize_row_q6_k(src, d, n); return;
         default: break;
     }
     void (*encode)(const float*, uint8_t*) = nullptr;

@@ -1,5 +1,6 @@
 #pragma once
-// Element encodings of stored weights: plain floats and ggml's legacy 32-weight block formats.
+// Element encodings of stored weights: plain floats, ggml's legacy 32-weight block formats below, and its
+// 256-weight k-quants Q4_K and Q6_K (layouts in core/quant_k.h).
 // Layouts (little-endian, fp16 scales), as ggml and therefore rwkv.cpp and GGUF files store them:
 //   Q4_0  d, qs[16]          w = (q - 8) * d     q in 0..15
 //   Q4_1  d, m, qs[16]       w = q * d + m       q in 0..15
@@ -18,7 +19,10 @@ inline constexpr int64_t kQuantBlockSize = 32;  // weights per block in every qu
 
 bool dtype_is_quantized(DType t);
 
-// Bytes one block of 32 weights occupies for a quantized type; bytes per element for F32/F16/BF16.
+// Weights per block: 1 for F32/F16/BF16, 32 for the legacy blocks, 256 for the k-quants (core/quant_k.h).
+int64_t dtype_block_size(DType t);
+
+// Bytes one block (dtype_block_size(t) weights) occupies; bytes per element for F32/F16/BF16.
 size_t dtype_block_bytes(DType t);
 
 // Bytes a row of n elements occupies. Throws rwkv::Error when n is negative, when a quantized row is not

@@ -1,5 +1,9 @@
 #pragma once
 // A fixed set of worker threads reused for every parallel loop, so a token step creates no threads.
+// Generating one token runs a hundred or more short parallel loops, so workers first spin briefly
+// on an atomic job counter (waking takes well under a microsecond) and only then sleep on a
+// condition variable (which costs tens of microseconds to wake).
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -19,7 +23,7 @@ public:
     int size() const { return static_cast<int>(workers_.size()) + 1; }
 
     // Splits [0, n) into at most size() contiguous ranges and calls fn(begin, end) on each,
-    // the caller taking one; returns when all are done.
+    // the caller taking one; returns when all are done. Not reentrant: one loop at a time.
     void parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn);
 
 private:
@@ -27,13 +31,14 @@ private:
 
     std::vector<std::thread> workers_;
     std::mutex mu_;
-    std::condition_variable start_cv_, done_cv_;
+    std::condition_variable start_cv_;
     const std::function<void(size_t, size_t)>* job_ = nullptr;
     size_t job_n_ = 0;
     int parts_ = 0;
-    unsigned generation_ = 0;
-    int pending_ = 0;
-    bool stop_ = false;
+    std::atomic<unsigned> generation_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<int> sleepers_{0};
+    std::atomic<bool> stop_{false};
 };
 
 }  // namespace rwkv

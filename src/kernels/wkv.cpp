@@ -1,5 +1,7 @@
 #include "kernels/wkv.h"
 
+#include "kernels/wkv_head.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -30,8 +32,8 @@ void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, 
     }
 }
 
-void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
-          int64_t w_row_stride, const float* u, float* s, float* y) {
+void wkv5_reference(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
+                    int64_t w_row_stride, const float* u, float* s, float* y) {
     const int64_t C = H * N;
     for (int64_t t = 0; t < T; ++t) {
         const float* wt = w + t * w_row_stride;
@@ -53,27 +55,89 @@ void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const
     }
 }
 
-void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
-          const float* kk, const float* a, float* s, float* y) {
+void wkv7_reference(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
+                    const float* kk, const float* a, float* s, float* y) {
     const int64_t C = H * N;
+    for (int64_t h = 0; h < H; ++h)
+        kern::wkv7_head_scalar(T, C, N, r + h * N, w + h * N, k + h * N, v + h * N, kk + h * N, a + h * N,
+                               s + h * N * N, y + h * N);
+}
+
+namespace kern {
+
+void wkv7_head_scalar(int64_t T, int64_t C, int64_t N, const float* r, const float* w, const float* k,
+                      const float* v, const float* kk, const float* a, float* s, float* y) {
     for (int64_t t = 0; t < T; ++t) {
-        for (int64_t h = 0; h < H; ++h) {
-            const int64_t o = t * C + h * N;
-            float* sh = s + h * N * N;
-            for (int64_t i = 0; i < N; ++i) {
-                float* si = sh + i * N;
-                float sa = 0;
-                for (int64_t j = 0; j < N; ++j) sa -= si[j] * kk[o + j];
-                const float vi = v[o + i];
-                float yi = 0;
-                for (int64_t j = 0; j < N; ++j) {
-                    si[j] = si[j] * w[o + j] + sa * kk[o + j] * a[o + j] + vi * k[o + j];
-                    yi += si[j] * r[o + j];
-                }
-                y[o + i] = yi;
+        const int64_t o = t * C;
+        for (int64_t i = 0; i < N; ++i) {
+            float* si = s + i * N;
+            float sa = 0;
+            for (int64_t j = 0; j < N; ++j) sa -= si[j] * kk[o + j];
+            const float vi = v[o + i];
+            float yi = 0;
+            for (int64_t j = 0; j < N; ++j) {
+                si[j] = si[j] * w[o + j] + sa * kk[o + j] * a[o + j] + vi * k[o + j];
+                yi += si[j] * r[o + j];
             }
+            y[o + i] = yi;
         }
     }
+}
+
+}  // namespace kern
+
+namespace {
+
+// Heads are independent, so each thread walks the whole time axis for its own heads.
+template <class HeadFn>
+void for_heads(int64_t H, ThreadPool& pool, HeadFn fn) {
+    if (pool.size() == 1 || H == 1) {
+        for (int64_t h = 0; h < H; ++h) fn(h);
+        return;
+    }
+    pool.parallel_for(static_cast<size_t>(H), [&](size_t begin, size_t end) {
+        for (size_t h = begin; h < end; ++h) fn(static_cast<int64_t>(h));
+    });
+}
+
+}  // namespace
+
+void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
+          int64_t w_row_stride, const float* u, float* s, float* y, ThreadPool& pool) {
+    const int64_t C = H * N;
+    for_heads(H, pool, [&](int64_t h) {
+        // One head is a one-head call of the reference with the head's offsets and the full row strides.
+        for (int64_t t = 0; t < T; ++t) {
+            const int64_t o = t * C + h * N;
+            const float* wt = w + t * w_row_stride + h * N;
+            float* sh = s + h * N * N;
+            float* yh = y + o;
+            for (int64_t j = 0; j < N; ++j) yh[j] = 0;
+            for (int64_t i = 0; i < N; ++i) {
+                const float ri = r[o + i], ki = k[o + i], ui = u[h * N + i], wi = wt[i];
+                float* si = sh + i * N;
+                for (int64_t j = 0; j < N; ++j) {
+                    const float av = ki * v[o + j];
+                    yh[j] += ri * (ui * av + si[j]);
+                    si[j] = av + wi * si[j];
+                }
+            }
+        }
+    });
+}
+
+void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
+          const float* kk, const float* a, float* s, float* y, ThreadPool& pool, Isa isa) {
+    const int64_t C = H * N;
+#ifdef RWKV_KERNELS_AVX2
+    const auto head = clamp_isa(isa) >= Isa::Avx2 ? kern::wkv7_head_avx2 : kern::wkv7_head_scalar;
+#else
+    (void)isa;
+    const auto head = kern::wkv7_head_scalar;
+#endif
+    for_heads(H, pool, [&](int64_t h) {
+        head(T, C, N, r + h * N, w + h * N, k + h * N, v + h * N, kk + h * N, a + h * N, s + h * N * N, y + h * N);
+    });
 }
 
 }  // namespace rwkv

@@ -3,6 +3,9 @@
 // projected activations, row-major [T, C], advances the state in place and writes y [T, C].
 #include <cstdint>
 
+#include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
+
 namespace rwkv {
 
 // v4: per channel, with the running maximum pp that keeps exp() in range.
@@ -13,12 +16,19 @@ void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, 
 // v5/v6: H heads of size N, state s [H, N(key), N(value)]:
 //   y_j = Σ_i r_i (u_i k_i v_j + s_ij);  s_ij = k_i v_j + w_i s_ij.
 // w is the multiplicative decay exp(-exp(.)); w_row_stride is C for v6 (per token), 0 for v5.
+void wkv5_reference(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
+                    int64_t w_row_stride, const float* u, float* s, float* y);
+// The same, heads split across the pool (bit-identical to the reference: each head's arithmetic is unchanged).
 void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
-          int64_t w_row_stride, const float* u, float* s, float* y);
+          int64_t w_row_stride, const float* u, float* s, float* y, ThreadPool& pool);
 
 // v7 (generalised delta rule): state s [H, N(value), N(key)]:
 //   sa_i = Σ_j s_ij (−kk_j);  s_ij = s_ij w_j + sa_i kk_j a_j + v_i k_j;  y_i = Σ_j s_ij r_j.
+void wkv7_reference(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
+                    const float* kk, const float* a, float* s, float* y);
+// The same, heads split across the pool, AVX2/FMA where `isa` allows (the per-row sums in 8 lanes, so the
+// results differ from the reference by rounding only).
 void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
-          const float* kk, const float* a, float* s, float* y);
+          const float* kk, const float* a, float* s, float* y, ThreadPool& pool, Isa isa = default_isa());
 
 }  // namespace rwkv

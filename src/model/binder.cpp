@@ -13,11 +13,24 @@ std::vector<float> Binder::vec(const std::string& name, int64_t n) {
     if (it == file_.tensors.end()) fail(name, "is missing");
     if (it->second.numel() != n)
         fail(name, "has shape " + it->second.shape_string() + ", expected " + std::to_string(n) + " elements");
+    bytes_per_token_ += n * static_cast<int64_t>(sizeof(float));
     if (it->second.in_place()) return it->second.to_float();
     return std::move(it->second.data);
 }
 
 Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {
+    Matrix m = bind_matrix(name, rows, cols);
+    bytes_per_token_ += static_cast<int64_t>(m.bytes());
+    return m;
+}
+
+Matrix Binder::lookup_table(const std::string& name, int64_t rows, int64_t cols) {
+    Matrix m = bind_matrix(name, rows, cols);
+    bytes_per_token_ += static_cast<int64_t>(m.row_bytes());
+    return m;
+}
+
+Matrix Binder::bind_matrix(const std::string& name, int64_t rows, int64_t cols) {
     auto it = file_.tensors.find(name);
     if (it != file_.tensors.end() && it->second.in_place()) {
         const Tensor& t = it->second;
@@ -27,7 +40,9 @@ Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {
         if (m.bytes() != t.raw_bytes) fail(name, "holds " + std::to_string(t.raw_bytes) + " bytes, not a " + dtype_name(t.source) + " matrix of its shape");
         return m;
     }
-    return Matrix(rows, cols, mat(name, rows, cols));
+    Matrix m(rows, cols, mat(name, rows, cols));
+    bytes_per_token_ -= rows * cols * static_cast<int64_t>(sizeof(float));  // counted by the caller instead
+    return m;
 }
 
 std::vector<float> Binder::mat(const std::string& name, int64_t rows, int64_t cols, bool transposed) {
@@ -38,6 +53,7 @@ std::vector<float> Binder::mat(const std::string& name, int64_t rows, int64_t co
         it->second.raw = nullptr;
     }
     const Tensor& t = it->second;
+    bytes_per_token_ += rows * cols * static_cast<int64_t>(sizeof(float));
     // Leading axes of size 1 may be present ([1, rows, cols]); the last two must match.
     int64_t r = transposed ? cols : rows, c = transposed ? rows : cols;
     bool ok = t.shape.size() >= 2 && t.shape[t.shape.size() - 2] == r && t.shape.back() == c && t.numel() == r * c;

@@ -21,11 +21,18 @@ public:
     std::vector<float> mat(const std::string& name, int64_t rows, int64_t cols, bool transposed = false);
     // A projection [rows, cols]; weights held in place stay in their stored type.
     Matrix linear(const std::string& name, int64_t rows, int64_t cols);
+    // A table read one row per token (the embedding): only a row counts towards bytes_per_token().
+    Matrix lookup_table(const std::string& name, int64_t rows, int64_t cols);
+    // Bytes of weights a token reads, over everything bound so far, in the form it is held in memory.
+    int64_t bytes_per_token() const { return bytes_per_token_; }
     [[noreturn]] void fail(const std::string& name, const std::string& why) const;
     const std::string& path() const { return file_.path; }
 
 private:
+    Matrix bind_matrix(const std::string& name, int64_t rows, int64_t cols);
+
     TensorFile& file_;
+    int64_t bytes_per_token_ = 0;
 };
 
 }  // namespace rwkv

@@ -19,7 +19,7 @@ BlockModel::BlockModel(ModelInfo info, const LoadOptions& options, Binder& b) : 
     const int64_t C = info_.n_embd, V = info_.n_vocab;
     // The embedding is only looked up, one row per token, so it stays in its stored type and ln0
     // is applied to each row as it is read (the official loader folds it into the whole table).
-    emb_ = b.linear("emb.weight", V, C);
+    emb_ = b.lookup_table("emb.weight", V, C);
     if (b.has("blocks.0.ln0.weight")) {
         // The official v4–v6 loader folds ln0 with F.layer_norm on the stored tensors, which for
         // bf16 ran PyTorch's bf16 kernel; its v7 loader widens to fp32 first (and fp16 LayerNorm

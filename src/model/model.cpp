@@ -51,6 +51,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
         default: throw Error(path + ": unsupported RWKV generation");
     }
     model->fingerprint_ = fp;
+    model->weight_bytes_per_token_ = binder.bytes_per_token();
     return model;
 }
 

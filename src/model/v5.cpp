@@ -85,7 +85,7 @@ protected:
         a.value.matmul(xm.data(), T, v.data(), pool());
         shift_mix(xx, prev.data(), a.mu_r.data(), 0, T, C, xm.data());
         a.receptance.matmul(xm.data(), T, r.data(), pool());
-        wkv5(T, H, N, r.data(), k.data(), v.data(), a.w.data(), 0, a.u.data(), st.att(l), y.data());
+        wkv5(T, H, N, r.data(), k.data(), v.data(), a.w.data(), 0, a.u.data(), st.att(l), y.data(), pool());
         for (int64_t t = 0; t < T; ++t)
             group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
         if (!a.gate.empty()) {

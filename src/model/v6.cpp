@@ -95,7 +95,7 @@ protected:
                     for (int64_t c = 0; c < C; ++c) w[t * C + c] = std::exp(-std::exp(a.decay[c] + w[t * C + c]));
             }
         }
-        wkv5(T, H, N, r.data(), k.data(), v.data(), w.data(), C, a.u.data(), st.att(l), y.data());
+        wkv5(T, H, N, r.data(), k.data(), v.data(), w.data(), C, a.u.data(), st.att(l), y.data(), pool());
         for (int64_t t = 0; t < T; ++t)
             group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
         for (size_t i = 0; i < n; ++i) yn[i] *= g[i] * sigmoid(g[i]);

@@ -140,7 +140,7 @@ protected:
                 for (int64_t j = 0; j < N; ++j) q[j] /= norm;
             }
         }
-        wkv7(T, H, N, r.data(), w.data(), k.data(), v.data(), kk.data(), aa.data(), st.att(l), y.data());
+        wkv7(T, H, N, r.data(), w.data(), k.data(), v.data(), kk.data(), aa.data(), st.att(l), y.data(), pool());
         for (int64_t t = 0; t < T; ++t) {
             float* yt = &yn[t * C];
             group_norm(&y[t * C], yt, a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);

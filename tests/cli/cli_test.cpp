@@ -7,33 +7,16 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_run.h"
 #include "test_paths.h"
 
 namespace rwkv {
 namespace {
 
-struct CliRun {
-    int status = -1;
-    std::string out, err;
-};
+using test::CliRun;
 
 // Runs the rwkv binary with `args` (shell syntax), stdin from `input`.
-CliRun run(const std::string& args, const std::string& input = "") {
-    const std::string dir = test::temp_dir("cli_run");
-    std::ofstream(dir + "/in") << input;
-    const std::string cmd = std::string("'") + RWKV_EXE + "' " + args + " <'" + dir + "/in' >'" + dir + "/out' 2>'" +
-                            dir + "/err'";
-    CliRun r;
-    const int s = std::system(cmd.c_str());
-    r.status = WIFEXITED(s) ? WEXITSTATUS(s) : 128;
-    auto slurp = [](const std::string& p) {
-        std::ifstream in(p, std::ios::binary);
-        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    };
-    r.out = slurp(dir + "/out");
-    r.err = slurp(dir + "/err");
-    return r;
-}
+CliRun run(const std::string& args, const std::string& input = "") { return test::run_cli(args, input); }
 
 std::string ref(const std::string& c) { return test::shared("testdata/reference/" + c); }
 std::string tiny(const std::string& stem) { return test::shared("testdata/rwkvcpp-tiny/tiny-rwkv-" + stem + ".bin"); }
@@ -108,6 +91,32 @@ TEST(Cli, ChatKeepsStateBetweenTurns) {
     EXPECT_NE(r.out.find("Assistant:"), std::string::npos);
 }
 
+// rwkv init writes a random model of the asked shape and type; rwkv convert turns an official checkpoint
+// into GGUF, whose logits then match the reference like the original's.
+TEST(Cli, InitAndConvertWriteLoadableGguf) {
+    const std::string dir = test::temp_dir("cli_init");
+    CliRun r = run("init --version 7 --layers 2 --embd 64 --vocab 96 --type q8_0 -o '" + dir + "/r.gguf'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(run("info -m '" + dir + "/r.gguf'").out);
+    EXPECT_EQ(j["format"], "gguf");
+    EXPECT_EQ(j["generation"], "7");
+    EXPECT_EQ(j["n_layer"], 2);
+    EXPECT_EQ(j["n_vocab"], 96);
+    EXPECT_EQ(j["dtype"], "q8_0");
+
+    r = run("convert '" + ref("v6") + "/model.pth' '" + dir + "/v6.gguf' --type f32");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::ifstream in(ref("v6") + "/case.json");
+    const auto c = nlohmann::json::parse(in);
+    std::string tokens;
+    for (const auto& t : c["tokens"]) tokens += (tokens.empty() ? "" : ",") + std::to_string(t.get<int>());
+    r = run("logits -m '" + dir + "/v6.gguf' --tokens " + tokens + " -o '" + dir + "/l.f32'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto got = test::read_f32(dir + "/l.f32"), want = test::read_f32(ref("v6") + "/logits.f32");
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4) << i;
+}
+
 TEST(Cli, BadInputGivesOneErrorLineAndNonZeroExit) {
     const std::string dir = test::temp_dir("cli_bad");
     const std::string m = "'" + ref("v7") + "/model.pth'";
@@ -119,6 +128,10 @@ TEST(Cli, BadInputGivesOneErrorLineAndNonZeroExit) {
         "generate -m " + m + " -p hi -n 2 --tokenizer '" + dir + "/no-vocab.txt'",
         "generate -m " + m + " -p hi -n 2",  // no tokenizer beside the model
         "generate -m '" + tiny("4v0-660K-FP32") + "' --tokenizer bytes -p hi --temp -1",
+        "convert " + m + " '" + dir + "/o.gguf' --type q3_x",
+        "convert '" + ref("v7") + "/case.json' '" + dir + "/o.gguf'",
+        "init --version 7 --layers 2 --embd 33 --vocab 64 -o '" + dir + "/o.gguf'",
+        "init --version 3 --layers 2 --embd 64 --vocab 64 -o '" + dir + "/o.gguf'",
     };
     for (const auto& c : cases) {
         const CliRun r = run(c);

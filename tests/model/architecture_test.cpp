@@ -43,12 +43,16 @@ TEST_P(Architecture, RandomModelLoadsAndRuns) {
     auto model = Model::load(path, o);
     const ModelInfo& i = model->info();
     EXPECT_EQ(i.version, GetParam());
-    if (GetParam() == 5) EXPECT_EQ(i.version_minor, 2);
+    if (GetParam() == 5) {
+        EXPECT_EQ(i.version_minor, 2);
+    }
     EXPECT_EQ(i.n_layer, 3);
     EXPECT_EQ(i.n_embd, 96);
     EXPECT_EQ(i.n_vocab, 300);
     EXPECT_EQ(i.ffn_dim, shape.resolved().ffn_dim);
-    if (GetParam() >= 5) EXPECT_EQ(i.head_size, 32);
+    if (GetParam() >= 5) {
+        EXPECT_EQ(i.head_size, 32);
+    }
 
     std::vector<int32_t> tokens;
     for (int k = 0; k < 20; ++k) tokens.push_back((k * 53 + 7) % 300);

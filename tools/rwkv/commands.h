@@ -19,6 +19,9 @@ Runner add_chat(CLI::App& app);
 Runner add_logits(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
 Runner add_info(CLI::App& app);
+Runner add_bench(CLI::App& app);
+Runner add_init(CLI::App& app);
+Runner add_convert(CLI::App& app);
 
 // Options shared by the commands that load a model.
 struct ModelOptions {

@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
     add("logits", "write the logits after each token as float32 [T, vocab]", rwkv::cli::add_logits);
     add("tokenize", "text on stdin to JSON token ids (or back with --decode)", rwkv::cli::add_tokenize);
     add("info", "describe a model file as JSON", rwkv::cli::add_info);
+    add("bench", "measure generation and prompt speed against the memory-bandwidth limit, as JSON",
+        rwkv::cli::add_bench);
+    add("init", "write a random-weight model of any published shape and weight type (GGUF)", rwkv::cli::add_init);
+    add("convert", "convert a model file to GGUF with projections in a chosen weight type", rwkv::cli::add_convert);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

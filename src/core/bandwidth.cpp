@@ -1,0 +1,143 @@
+#include "core/bandwidth.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "rwkv/error.h"
+
+namespace rwkv {
+
+namespace {
+
+// Independent accumulators so the additions do not chain: the loop is then bound by loads alone,
+// and the compiler vectorises it.
+uint64_t sum_words(const uint64_t* p, size_t n) {
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a0 += p[i];
+        a1 += p[i + 1];
+        a2 += p[i + 2];
+        a3 += p[i + 3];
+    }
+    for (; i < n; ++i) a0 += p[i];
+    return a0 + a1 + a2 + a3;
+}
+
+// The sum of 0..n-1, modulo 2^64 as the probe's sums wrap.
+uint64_t sum_of_indices(uint64_t n) { return n % 2 == 0 ? (n / 2) * (n - 1) : n * ((n - 1) / 2); }
+
+// "480M", "2048K", "32768" (bytes) as sysfs writes cache sizes.
+size_t parse_size(const std::string& s) {
+    size_t used = 0;
+    unsigned long long v = 0;
+    try {
+        v = std::stoull(s, &used);
+    } catch (const std::exception&) {
+        return 0;
+    }
+    const char unit = used < s.size() ? s[used] : ' ';
+    if (unit == 'K') v <<= 10;
+    if (unit == 'M') v <<= 20;
+    if (unit == 'G') v <<= 30;
+    return static_cast<size_t>(v);
+}
+
+size_t largest_cache_bytes() {
+    size_t best = 0;
+    std::error_code ec;
+    const std::filesystem::path dir = "/sys/devices/system/cpu/cpu0/cache";
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        std::ifstream in(entry.path() / "size");
+        std::string s;
+        if (in >> s) best = std::max(best, parse_size(s));
+    }
+    return best;
+}
+
+size_t available_memory_bytes() {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    unsigned long long kib = 0;
+    while (in >> key >> kib >> unit)
+        if (key == "MemAvailable:") return static_cast<size_t>(kib) << 10;
+    return 0;
+}
+
+// Anonymous memory, untouched until the probe's threads write it, with the page size asked for.
+class ProbeBuffer {
+public:
+    ProbeBuffer(size_t bytes, ProbePages pages) {
+        // Room to start on a 2 MiB boundary, so every page of the buffer can be a huge one.
+        constexpr size_t kHuge = size_t{2} << 20;
+        size_ = bytes + kHuge;
+        base_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base_ == MAP_FAILED)
+            throw Error("bandwidth probe: cannot allocate " + std::to_string(bytes >> 20) + " MiB");
+        const uintptr_t start = (reinterpret_cast<uintptr_t>(base_) + kHuge - 1) & ~(kHuge - 1);
+        data_ = reinterpret_cast<uint64_t*>(start);
+        // Advice only: where the kernel has no huge pages to give, the probe still runs.
+        madvise(data_, bytes, pages == ProbePages::huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    }
+    ~ProbeBuffer() { munmap(base_, size_); }
+    ProbeBuffer(const ProbeBuffer&) = delete;
+    ProbeBuffer& operator=(const ProbeBuffer&) = delete;
+
+    uint64_t* data() const { return data_; }
+
+private:
+    void* base_ = nullptr;
+    size_t size_ = 0;
+    uint64_t* data_ = nullptr;
+};
+
+}  // namespace
+
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes, ProbePages pages) {
+    const size_t n = bytes / sizeof(uint64_t);
+    if (n == 0 || passes < 1) throw Error("bandwidth probe needs a non-empty buffer and at least one pass");
+    const ProbeBuffer buf(n * sizeof(uint64_t), pages);
+    uint64_t* p = buf.data();
+
+    // One range per thread, the same ranges for touching and reading.
+    const size_t parts = static_cast<size_t>(pool.size());
+    auto each_part = [&](auto&& fn) {
+        pool.parallel_for(parts, [&](size_t begin, size_t end) {
+            for (size_t k = begin; k < end; ++k) fn(k, n * k / parts, n * (k + 1) / parts);
+        });
+    };
+    each_part([&](size_t, size_t lo, size_t hi) {
+        for (size_t i = lo; i < hi; ++i) p[i] = i;
+    });
+
+    std::vector<uint64_t> sums(parts);
+    double best = 0;
+    for (int pass = 0; pass < passes; ++pass) {
+        const auto t0 = std::chrono::steady_clock::now();
+        each_part([&](size_t k, size_t lo, size_t hi) { sums[k] = sum_words(p + lo, hi - lo); });
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        // Checking the sum uses every load, so none can be optimised away.
+        uint64_t total = 0;
+        for (uint64_t v : sums) total += v;
+        if (total != sum_of_indices(n)) throw Error("bandwidth probe read back wrong data");
+        if (s > 0) best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / s);
+    }
+    return best;
+}
+
+size_t bandwidth_probe_bytes() {
+    size_t bytes = std::max<size_t>(size_t{512} << 20, 4 * largest_cache_bytes());
+    const size_t avail = available_memory_bytes();
+    if (avail > 0) bytes = std::min(bytes, avail / 2);
+    return bytes;
+}
+
+}  // namespace rwkv

@@ -1,0 +1,30 @@
+#pragma once
+// How fast this machine streams memory into the cores, measured now: the ceiling on generation
+// speed, since generating a token reads every weight matrix once.
+#include <cstddef>
+
+namespace rwkv {
+
+class ThreadPool;
+
+// Which pages back the probe's buffer. Where transparent huge pages are opt-in (madvise mode),
+// 4 KiB pages can cost a third of the bandwidth on a virtual machine (TLB misses under nested
+// paging), so memory read through them has a lower ceiling than the hardware's.
+enum class ProbePages {
+    huge,   // 2 MiB-aligned, madvise(MADV_HUGEPAGE): the hardware's ceiling
+    small,  // madvise(MADV_NOHUGEPAGE): what a plain allocation (a std::vector) gets in madvise mode
+};
+
+// Read bandwidth in bytes per second: a buffer of `bytes` is allocated and touched once (each
+// thread touching the part it will read, so pages land near it), then summed by every thread of
+// `pool` over contiguous ranges, `passes` times; the best pass counts, as the others were slowed
+// by something other than memory. `bytes` should be well beyond the caches (see
+// bandwidth_probe_bytes), else this measures the cache. Throws rwkv::Error if the memory cannot be
+// had.
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes = 5, ProbePages pages = ProbePages::huge);
+
+// A probe size the caches cannot hold: 4x the largest cache, at least 512 MiB, at most half the
+// memory now available (some virtual machines report last-level caches of hundreds of MiB).
+size_t bandwidth_probe_bytes();
+
+}  // namespace rwkv

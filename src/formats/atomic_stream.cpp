@@ -1,0 +1,81 @@
+#include "formats/atomic_stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "rwkv/error.h"
+
+namespace rwkv {
+
+AtomicFileStream::AtomicFileStream(std::string path) : path_(std::move(path)) {
+    tmp_ = path_ + ".tmp." + std::to_string(::getpid());
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(tmp_ + ": cannot create: " + std::strerror(errno));
+}
+
+AtomicFileStream::~AtomicFileStream() { abandon(); }
+
+void AtomicFileStream::abandon() noexcept {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+        ::unlink(tmp_.c_str());
+    }
+}
+
+void AtomicFileStream::write(const void* data, size_t size) {
+    if (fd_ < 0) throw Error(tmp_ + ": write after the file was closed");
+    const auto* p = static_cast<const char*>(data);
+    size_t left = size;
+    while (left > 0) {
+        const ssize_t n = ::write(fd_, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const std::string why = std::strerror(errno);
+            abandon();
+            throw Error(tmp_ + ": write failed: " + why);
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+    written_ += size;
+}
+
+void AtomicFileStream::write_zeros(size_t size) {
+    static constexpr char kZeros[256] = {};
+    while (size > 0) {
+        const size_t n = size < sizeof kZeros ? size : sizeof kZeros;
+        write(kZeros, n);
+        size -= n;
+    }
+}
+
+void AtomicFileStream::commit() {
+    if (fd_ < 0) throw Error(tmp_ + ": commit after the file was closed");
+    const int fd = fd_;
+    fd_ = -1;
+    if (::fsync(fd) != 0) {
+        const std::string why = std::strerror(errno);
+        ::close(fd);
+        ::unlink(tmp_.c_str());
+        throw Error(tmp_ + ": fsync failed: " + why);
+    }
+    if (::close(fd) != 0) {
+        const std::string why = std::strerror(errno);
+        ::unlink(tmp_.c_str());
+        throw Error(tmp_ + ": close failed: " + why);
+    }
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+        const std::string why = std::strerror(errno);
+        ::unlink(tmp_.c_str());
+        throw Error(path_ + ": rename failed: " + why);
+    }
+}
+
+}  // namespace rwkv

@@ -1,0 +1,47 @@
+#include "kernels/cpu_features.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <string>
+
+#include "rwkv/error.h"
+
+namespace rwkv {
+
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::Scalar: return "scalar";
+        case Isa::Avx2: return "avx2";
+    }
+    return "unknown";
+}
+
+Isa detected_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return Isa::Avx2;
+#endif
+    return Isa::Scalar;
+}
+
+Isa parse_isa(const char* value, Isa fallback) {
+    if (value == nullptr || *value == '\0') return fallback;
+    std::string v(value);
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v == "scalar") return Isa::Scalar;
+    if (v == "avx2") return Isa::Avx2;
+    throw Error("RWKV_ISA='" + std::string(value) + "' is not one of: scalar, avx2");
+}
+
+Isa clamp_isa(Isa requested) {
+    const Isa have = detected_isa();
+    return requested < have ? requested : have;
+}
+
+Isa default_isa() {
+    // Read once: the environment is fixed for the process, and getenv racing a setenv is undefined.
+    static const Isa isa = clamp_isa(parse_isa(std::getenv("RWKV_ISA"), Isa::Avx2));
+    return isa;
+}
+
+}  // namespace rwkv

@@ -1,0 +1,88 @@
+#pragma once
+// Products against weights kept in their stored type (f32, f16, bf16, ggml blocks): a weight row is decoded
+// on the fly, never expanded in memory, so generation reads each weight byte once per token.
+//
+// Two paths for quantized weights, as ggml/llama.cpp/rwkv.cpp have them:
+//   * exact activations: x stays fp32 and each block is decoded to fp32 and multiplied in registers;
+//   * Q8 activations (matvec's default): x is first rounded to 8-bit blocks (ActivationQ8) and each weight block
+//     meets it in an integer dot product. This adds at most half a Q8 step per element of x:
+//       |error| <= sum_i |w_i| * amax(x over i's block) / 254     (32-blocks; 256-blocks for Q4_K/Q6_K)
+//     i.e. about 0.2-0.4% of sqrt(sum w_i^2 x_i^2 * n)-scale results on Gaussian data (see tests/kernels).
+// matmul always uses exact activations (weights decoded to fp32 in a cache-resident panel), so its results
+// differ from the Q8 matvec by the bound above; pass ActivationMode::F32 to matvec for agreement to rounding.
+//
+// Every function takes an Isa (default: default_isa()); a level above the CPU's is lowered, never trusted.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
+#include "rwkv/tensor.h"
+
+namespace rwkv {
+
+// Weights per block: 1 for F32/F16/BF16, 32 for the legacy ggml blocks, 256 for Q4_K/Q6_K.
+int64_t weight_block_size(DType t);
+
+// Bytes a row of n weights occupies. Throws rwkv::Error for a negative n, a partial block or an unknown type.
+size_t weight_row_bytes(DType t, int64_t n);
+
+// Decodes n weights (a whole number of blocks) to fp32, with the kernels of `isa`.
+void dequantize_weights(DType t, const void* src, float* dst, int64_t n, Isa isa = default_isa());
+
+// How a quantized activation vector is blocked: 32 values (Q4_0..Q8_0 weights) or 256 (Q4_K, Q6_K).
+enum class Q8Layout : uint8_t { Block32, Block256 };
+
+// x rounded once to int8 blocks, reused by every row of a matvec (and by several matrices that share x).
+// Block32: one fp32 scale per 32 values plus scale * sum(q) for the offset formats (ggml's q8_0/q8_1).
+// Block256: one fp32 scale per 256 values plus sum(q) per 16 (ggml's q8_K). Scale = amax / 127 and values
+// round to nearest-even, identically on every ISA, so the integer sums never depend on the path taken.
+class ActivationQ8 {
+public:
+    // The layout a weight type's integer kernel reads; throws rwkv::Error for F32/F16/BF16.
+    static Q8Layout layout_for(DType t);
+
+    // n must be a whole number of blocks of `layout`. Reuses its buffers across calls.
+    void quantize(Q8Layout layout, const float* x, int64_t n, Isa isa = default_isa());
+
+    Q8Layout layout() const { return layout_; }
+    int64_t size() const { return n_; }
+    float value(int64_t i) const;  // the rounded x[i], for tests and error estimates
+
+    const int8_t* q() const { return q_.data(); }
+    const float* scales() const { return d_.data(); }
+    const float* block_sums() const { return sum_.data(); }   // Block32: scale * sum(q) per block
+    const int16_t* group_sums() const { return bsum_.data(); }  // Block256: sum(q) per 16 values
+
+private:
+    Q8Layout layout_ = Q8Layout::Block32;
+    int64_t n_ = 0;
+    std::vector<int8_t> q_;
+    std::vector<float> d_, sum_;
+    std::vector<int16_t> bsum_;
+};
+
+// sum_i w[i] * x[i] over one row of n weights, x fp32 (exact activations).
+float dot_row(DType t, const void* w_row, const float* x, int64_t n, Isa isa = default_isa());
+
+// The same against Q8 activations; quantized types only, x.size() is the row length.
+float dot_row_q8(DType t, const void* w_row, const ActivationQ8& x, Isa isa = default_isa());
+
+enum class ActivationMode : uint8_t { Q8, F32 };
+
+// y[rows] = W x, W row-major [rows, cols] in stored form. Q8 mode applies to quantized types only (float
+// weights always use fp32 x). Rows are split across the pool.
+void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, float* y, ThreadPool& pool,
+            Isa isa = default_isa(), ActivationMode mode = ActivationMode::Q8);
+
+// y = W x with x already quantized (layout must match t); lets matrices that share an input quantize it once.
+void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,
+            Isa isa = default_isa());
+
+// Y[T, rows] = X[T, cols] · Wᵀ, fp32 activations, blocked like a GEMM: a panel of 16 weight rows × 256 columns
+// is decoded once into a cache-resident buffer and reused by up to 256 tokens.
+void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,
+            ThreadPool& pool, Isa isa = default_isa());
+
+}  // namespace rwkv

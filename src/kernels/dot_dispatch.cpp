@@ -1,0 +1,167 @@
+// dot.h's row and matrix-vector entry points: argument checks, table choice, and the split across threads.
+#include <string>
+
+#include "core/quant.h"
+#include "core/quant_k.h"
+#include "kernels/dot.h"
+#include "kernels/dot_dispatch.h"
+#include "rwkv/error.h"
+
+namespace rwkv {
+namespace kern {
+
+const KernelTable& table_for(Isa isa) {
+#if defined(RWKV_KERNELS_AVX2)
+    if (clamp_isa(isa) == Isa::Avx2) return avx2_kernels();
+#else
+    (void)isa;
+#endif
+    return scalar_kernels();
+}
+
+int slot_of(DType t) {
+    const int s = static_cast<int>(t);
+    if (s < 0 || s >= kNumTypes) throw Error("unknown weight type " + std::to_string(s));
+    return s;
+}
+
+void check_shape(const char* what, int64_t rows, int64_t cols, int64_t T) {
+    if (rows < 0 || cols < 0 || T < 0)
+        throw Error(std::string(what) + ": negative shape [" + std::to_string(rows) + ", " + std::to_string(cols) +
+                    "], T " + std::to_string(T));
+}
+
+}  // namespace kern
+
+namespace {
+
+// Below this many weight bytes a matvec runs on the caller: waking the pool costs more than the rows.
+constexpr size_t kMinParallelBytes = 96 * 1024;
+
+kern::Q8View view_of(const ActivationQ8& x) {
+    return {x.q(), x.scales(), x.block_sums(), x.group_sums()};
+}
+
+void check_layout(DType t, const ActivationQ8& x, int64_t n) {
+    if (ActivationQ8::layout_for(t) != x.layout())
+        throw Error(std::string("activations quantized for the wrong block layout for ") + dtype_name(t));
+    if (x.size() != n)
+        throw Error("activations hold " + std::to_string(x.size()) + " values, the weights " + std::to_string(n));
+}
+
+template <class RowFn>
+void for_rows(int64_t rows, size_t row_bytes, ThreadPool& pool, RowFn fn) {
+    const auto body = [&](size_t begin, size_t end) {
+        for (size_t r = begin; r < end; ++r) fn(static_cast<int64_t>(r));
+    };
+    if (pool.size() == 1 || static_cast<size_t>(rows) * row_bytes < kMinParallelBytes)
+        body(0, static_cast<size_t>(rows));
+    else
+        pool.parallel_for(static_cast<size_t>(rows), body);
+}
+
+}  // namespace
+
+int64_t weight_block_size(DType t) {
+    switch (t) {
+        case DType::F32:
+        case DType::F16:
+        case DType::BF16: return 1;
+        case DType::Q4_0:
+        case DType::Q4_1:
+        case DType::Q5_0:
+        case DType::Q5_1:
+        case DType::Q8_0: return kQuantBlockSize;
+        case DType::Q4_K:
+        case DType::Q6_K: return kSuperBlockSize;
+    }
+    throw Error("unknown weight type " + std::to_string(static_cast<int>(t)));
+}
+
+size_t weight_row_bytes(DType t, int64_t n) {
+    if (t != DType::Q4_K && t != DType::Q6_K) return dtype_row_bytes(t, n);
+    // core/quant may not know the k-quants yet; their sizes are fixed by ggml.
+    if (n < 0 || n % kSuperBlockSize != 0)
+        throw Error(std::string(dtype_name(t)) + " row of " + std::to_string(n) +
+                    " weights is not a multiple of the 256-weight super-block");
+    return static_cast<size_t>(n / kSuperBlockSize) * (t == DType::Q4_K ? kQ4KBlockBytes : kQ6KBlockBytes);
+}
+
+void dequantize_weights(DType t, const void* src, float* dst, int64_t n, Isa isa) {
+    weight_row_bytes(t, n);
+    if (n > 0) kern::table_for(isa).type[kern::slot_of(t)].dequant(src, dst, n);
+}
+
+Q8Layout ActivationQ8::layout_for(DType t) {
+    switch (weight_block_size(t)) {
+        case kQuantBlockSize: return Q8Layout::Block32;
+        case kSuperBlockSize: return Q8Layout::Block256;
+        default: throw Error(std::string(dtype_name(t)) + " weights take fp32 activations, not Q8");
+    }
+}
+
+void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa) {
+    const int64_t block = layout == Q8Layout::Block32 ? kQuantBlockSize : kSuperBlockSize;
+    if (n < 0 || n % block != 0)
+        throw Error("cannot quantize " + std::to_string(n) + " activations into " + std::to_string(block) +
+                    "-value blocks");
+    layout_ = layout;
+    n_ = n;
+    q_.resize(static_cast<size_t>(n));
+    d_.resize(static_cast<size_t>(n / block));
+    const kern::KernelTable& k = kern::table_for(isa);
+    if (layout == Q8Layout::Block32) {
+        sum_.resize(d_.size());
+        bsum_.clear();
+        k.quantize_q8_32(x, n, q_.data(), d_.data(), sum_.data());
+    } else {
+        bsum_.resize(static_cast<size_t>(n / 16));
+        sum_.clear();
+        k.quantize_q8_256(x, n, q_.data(), d_.data(), bsum_.data());
+    }
+}
+
+float ActivationQ8::value(int64_t i) const {
+    const int64_t block = layout_ == Q8Layout::Block32 ? kQuantBlockSize : kSuperBlockSize;
+    return d_[static_cast<size_t>(i / block)] * static_cast<float>(q_[static_cast<size_t>(i)]);
+}
+
+float dot_row(DType t, const void* w_row, const float* x, int64_t n, Isa isa) {
+    weight_row_bytes(t, n);
+    if (n == 0) return 0.0f;
+    return kern::table_for(isa).type[kern::slot_of(t)].dot_f32(w_row, x, n);
+}
+
+float dot_row_q8(DType t, const void* w_row, const ActivationQ8& x, Isa isa) {
+    check_layout(t, x, x.size());
+    if (x.size() == 0) return 0.0f;
+    return kern::table_for(isa).type[kern::slot_of(t)].dot_q8(w_row, view_of(x), x.size());
+}
+
+void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, float* y, ThreadPool& pool, Isa isa,
+            ActivationMode mode) {
+    kern::check_shape("matvec", rows, cols);
+    if (dtype_is_quantized(t) && mode == ActivationMode::Q8) {
+        ActivationQ8 xq;
+        xq.quantize(ActivationQ8::layout_for(t), x, cols, isa);
+        matvec(t, w, rows, cols, xq, y, pool, isa);
+        return;
+    }
+    const size_t rb = weight_row_bytes(t, cols);
+    const auto dot = kern::table_for(isa).type[kern::slot_of(t)].dot_f32;
+    const auto* base = static_cast<const uint8_t*>(w);
+    for_rows(rows, rb, pool, [&](int64_t r) { y[r] = cols == 0 ? 0.0f : dot(base + r * rb, x, cols); });
+}
+
+void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,
+            Isa isa) {
+    kern::check_shape("matvec", rows, cols);
+    check_layout(t, x, cols);
+    const size_t rb = weight_row_bytes(t, cols);
+    const auto dot = kern::table_for(isa).type[kern::slot_of(t)].dot_q8;
+    const kern::Q8View v = view_of(x);
+    const auto* base = static_cast<const uint8_t*>(w);
+    for_rows(rows, rb, pool, [&](int64_t r) { y[r] = cols == 0 ? 0.0f : dot(base + r * rb, v, cols); });
+}
+
+}  // namespace rwkv

@@ -1,0 +1,45 @@
+#pragma once
+// Internal to the kernels: one immutable table of function pointers per instruction-set level, indexed by
+// weight type. dot_avx2.cpp (built with -mavx2) includes this, so it holds only declarations and plain data:
+// an inline function or template instantiated there could be merged by the linker with the portable copy
+// and then run AVX2 code on a CPU without it.
+#include <cstddef>
+#include <cstdint>
+
+namespace rwkv::kern {
+
+inline constexpr int kNumTypes = 10;   // DType values F32 .. Q6_K
+inline constexpr int kPanelRows = 16;  // weight rows a packed GEMM panel holds side by side
+
+// Slot of each DType in a table (the enum's own values, spelt out so this header needs no other header).
+enum Slot : int { kF32, kF16, kBF16, kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0, kQ4_K, kQ6_K };
+
+// A quantized activation vector as the integer kernels read it (see ActivationQ8).
+struct Q8View {
+    const int8_t* q;
+    const float* d;       // per block
+    const float* sum;     // Block32: d * sum(q) per block
+    const int16_t* bsum;  // Block256: sum(q) per 16 values
+};
+
+struct TypeKernels {
+    float (*dot_f32)(const void* w, const float* x, int64_t n);       // n: whole blocks
+    float (*dot_q8)(const void* w, const Q8View& x, int64_t n);       // null for float types
+    void (*dequant)(const void* w, float* out, int64_t n);            // n: whole blocks
+};
+
+struct KernelTable {
+    TypeKernels type[kNumTypes];
+    // Activation rounding; must give bit-identical results on every table (see ActivationQ8).
+    void (*quantize_q8_32)(const float* x, int64_t n, int8_t* q, float* d, float* sum);
+    void (*quantize_q8_256)(const float* x, int64_t n, int8_t* q, float* d, int16_t* bsum);
+    // C[i, j] (+)= sum_k A[i, k] * panel[k * kPanelRows + j] for i < m, j < nr (nr <= kPanelRows);
+    // A row-major with stride lda, C with stride ldc. Overwrites C unless `accumulate`.
+    void (*gemm_panel)(const float* panel, int64_t kc, const float* a, int64_t lda, int64_t m, float* c,
+                       int64_t ldc, int nr, bool accumulate);
+};
+
+const KernelTable& scalar_kernels();
+const KernelTable& avx2_kernels();  // only call when the CPU has AVX2, FMA and F16C
+
+}  // namespace rwkv::kern

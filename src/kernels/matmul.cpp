@@ -1,0 +1,94 @@
+// The sequence-mode product Y[T, rows] = X[T, cols] · Wᵀ, blocked like a GEMM so that weights stored in any
+// type run at fp32 FMA speed: each panel of 16 weight rows × 256 columns is decoded once into an L1-resident
+// buffer (laid out [k][16], one vector load per k) and then swept by up to 256 tokens in register tiles.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/dot.h"
+#include "kernels/dot_dispatch.h"
+
+namespace rwkv {
+namespace {
+
+using kern::kPanelRows;
+
+constexpr int64_t kChunkCols = 256;    // panel depth: 16 KB of fp32, L1-resident; a whole number of any block
+constexpr int64_t kTokenBlock = 256;   // tokens per sweep: 256 KB of X per chunk, L2-resident across panels
+
+struct Job {
+    const kern::TypeKernels* type;
+    const kern::KernelTable* table;
+    const uint8_t* w;
+    size_t row_bytes;
+    DType dtype;
+    int64_t rows, cols;
+    const float* X;
+    float* Y;
+};
+
+// Decodes rows [r0, r0 + nr) × columns [k0, k0 + kc) into panel[k * 16 + j]; unused columns stay zero.
+void pack_panel(const Job& job, int64_t r0, int nr, int64_t k0, int64_t kc, float* row_buf, float* panel) {
+    const size_t offset = weight_row_bytes(job.dtype, k0);
+    for (int j = 0; j < nr; ++j) {
+        job.type->dequant(job.w + static_cast<size_t>(r0 + j) * job.row_bytes + offset, row_buf, kc);
+        for (int64_t k = 0; k < kc; ++k) panel[k * kPanelRows + j] = row_buf[k];
+    }
+    for (int j = nr; j < kPanelRows; ++j)
+        for (int64_t k = 0; k < kc; ++k) panel[k * kPanelRows + j] = 0.0f;
+}
+
+// Tokens [t0, t1) against panels [p0, p1). Chunks of W's columns are outermost so a chunk of X stays in L2
+// while every panel passes over it; Y is accumulated chunk by chunk.
+void run_block(const Job& job, int64_t t0, int64_t t1, int64_t p0, int64_t p1) {
+    std::vector<float> panel(static_cast<size_t>(kChunkCols * kPanelRows)), row_buf(static_cast<size_t>(kChunkCols));
+    for (int64_t tb = t0; tb < t1; tb += kTokenBlock) {
+        const int64_t m = std::min(kTokenBlock, t1 - tb);
+        for (int64_t k0 = 0; k0 < job.cols; k0 += kChunkCols) {
+            const int64_t kc = std::min(kChunkCols, job.cols - k0);
+            for (int64_t p = p0; p < p1; ++p) {
+                const int64_t r0 = p * kPanelRows;
+                const int nr = static_cast<int>(std::min<int64_t>(kPanelRows, job.rows - r0));
+                pack_panel(job, r0, nr, k0, kc, row_buf.data(), panel.data());
+                job.table->gemm_panel(panel.data(), kc, job.X + tb * job.cols + k0, job.cols, m,
+                                      job.Y + tb * job.rows + r0, job.rows, nr, k0 > 0);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,
+            ThreadPool& pool, Isa isa) {
+    kern::check_shape("matmul", rows, cols, T);
+    const kern::KernelTable& table = kern::table_for(isa);
+    const Job job{&table.type[kern::slot_of(t)], &table, static_cast<const uint8_t*>(w), weight_row_bytes(t, cols),
+                  t, rows, cols, X, Y};
+    if (rows == 0 || T == 0) return;
+    if (cols == 0) {
+        std::fill(Y, Y + rows * T, 0.0f);
+        return;
+    }
+    // Work items are (token group, panel). Panels alone usually keep every thread busy; with few rows the
+    // tokens are split too, each group decoding the panels again (cheap next to its FLOPs).
+    const int64_t panels = (rows + kPanelRows - 1) / kPanelRows;
+    const int64_t threads = pool.size();
+    int64_t groups = 1;
+    if (panels < 2 * threads) groups = std::min((2 * threads + panels - 1) / panels, (T + 5) / 6);
+    const int64_t items = groups * panels;
+    const auto body = [&](size_t begin, size_t end) {
+        // A contiguous item range covers a run of panels in each of one or more token groups.
+        for (int64_t i = static_cast<int64_t>(begin); i < static_cast<int64_t>(end);) {
+            const int64_t g = i / panels, p0 = i % panels;
+            const int64_t p1 = std::min(panels, p0 + static_cast<int64_t>(end) - i);
+            run_block(job, T * g / groups, T * (g + 1) / groups, p0, p1);
+            i += p1 - p0;
+        }
+    };
+    if (threads == 1 || items == 1)
+        body(0, static_cast<size_t>(items));
+    else
+        pool.parallel_for(static_cast<size_t>(items), body);
+}
+
+}  // namespace rwkv

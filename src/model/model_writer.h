@@ -1,0 +1,40 @@
+#pragma once
+// Writes a model as the project's own GGUF: official tensor names and layouts, each tensor in its
+// chosen storage type, produced a slice at a time so models larger than memory can be written.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/architecture.h"
+#include "rwkv/model.h"
+#include "rwkv/tensor.h"
+
+namespace rwkv {
+
+struct OutputTensor {
+    std::string name;
+    std::vector<int64_t> shape;  // PyTorch order
+    DType type = DType::F32;     // stored type
+    // Fills rows [row_begin, row_begin + rows) (a row = the last axis) as fp32.
+    std::function<void(int64_t row_begin, int64_t rows, float* out)> rows;
+};
+
+struct OutputModel {
+    int version = 0;                 // generation, recorded as rwkv.version
+    std::string layout = "official"; // rwkv.layout: how the tensors' values were transformed
+    std::string name;                // general.name
+    std::vector<OutputTensor> tensors;
+};
+
+void write_model_gguf(const std::string& path, const OutputModel& model);
+
+// Any model file the engine loads, written as GGUF with its projections in `requested` (storage_type()
+// decides what stays in higher precision). Tensors are widened one at a time, so memory stays near the
+// largest tensor. Returns what was detected in the input; throws rwkv::Error for a file that is not a model.
+ModelInfo convert_model_file(const std::string& in_path, const std::string& out_path, DType requested);
+
+// The role of a tensor of an existing file, from its name and shape, for storage_type().
+TensorSpec spec_of(const std::string& name, const std::vector<int64_t>& shape);
+
+}  // namespace rwkv

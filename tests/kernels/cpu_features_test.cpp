@@ -1,0 +1,45 @@
+#include "kernels/cpu_features.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "rwkv/error.h"
+
+namespace rwkv {
+namespace {
+
+TEST(CpuFeatures, ParsesTheEnvironmentValue) {
+    EXPECT_EQ(parse_isa(nullptr, Isa::Avx2), Isa::Avx2);
+    EXPECT_EQ(parse_isa("", Isa::Scalar), Isa::Scalar);
+    EXPECT_EQ(parse_isa("scalar", Isa::Avx2), Isa::Scalar);
+    EXPECT_EQ(parse_isa("SCALAR", Isa::Avx2), Isa::Scalar);
+    EXPECT_EQ(parse_isa("avx2", Isa::Scalar), Isa::Avx2);
+    EXPECT_THROW(parse_isa("sse9", Isa::Avx2), Error);
+    EXPECT_THROW(parse_isa("scalar ", Isa::Avx2), Error);
+}
+
+TEST(CpuFeatures, ClampNeverExceedsTheCpu) {
+    EXPECT_EQ(clamp_isa(Isa::Scalar), Isa::Scalar);
+    EXPECT_EQ(clamp_isa(Isa::Avx2), detected_isa());
+    EXPECT_STREQ(isa_name(Isa::Scalar), "scalar");
+    EXPECT_STREQ(isa_name(Isa::Avx2), "avx2");
+}
+
+TEST(CpuFeatures, DetectionAgreesWithTheCompilerBuiltins) {
+#if defined(__x86_64__)
+    const bool all = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    EXPECT_EQ(detected_isa() == Isa::Avx2, all);
+#else
+    EXPECT_EQ(detected_isa(), Isa::Scalar);
+#endif
+}
+
+// ctest runs this binary a second time with RWKV_ISA=scalar (see CMakeLists.txt), so both branches are taken.
+TEST(CpuFeatures, DefaultHonoursRwkvIsa) {
+    const char* env = std::getenv("RWKV_ISA");
+    EXPECT_EQ(default_isa(), clamp_isa(parse_isa(env, Isa::Avx2))) << (env ? env : "(unset)");
+}
+
+}  // namespace
+}  // namespace rwkv

@@ -1,0 +1,172 @@
+// rwkv bench: how fast a model generates and reads prompts here and now, set against the limit the
+// memory bandwidth puts on generation, as one JSON object on stdout (schema in bench/README.md).
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "commands.h"
+#include "core/bandwidth.h"
+#include "core/thread_pool.h"
+#include "rwkv/error.h"
+
+namespace rwkv::cli {
+
+namespace {
+
+struct BenchArgs {
+    ModelOptions model;
+    int64_t gen_tokens = 64, prompt_tokens = 512;
+    uint64_t seed = 1;
+    int64_t bandwidth_mib = 0;  // 0: bandwidth_probe_bytes()
+};
+
+constexpr const char* kBytesPerTokenBasis =
+    "Model::weight_bytes_per_token(): every weight matrix and vector once in the type it is held in "
+    "memory, one embedding row";
+
+// Prompt processing computes the head for the last token only (logits for it alone), so it counts once.
+constexpr const char* kPromptFlopsFormula =
+    "gflops = (2*(n_params - 2*n_vocab*n_embd)*tokens + 2*n_vocab*n_embd) / seconds / 1e9: "
+    "every matrix weight but the embedding and head is one multiply-add per token; the head once";
+
+double prompt_flops(const ModelInfo& i, int64_t tokens) {
+    const double emb = static_cast<double>(i.n_vocab * i.n_embd);
+    return 2.0 * (static_cast<double>(i.n_params) - 2.0 * emb) * static_cast<double>(tokens) + 2.0 * emb;
+}
+
+// Repeats `once` (which returns its seconds) until 2 s have gone or 5 runs, at least once; the
+// fastest run counts, as slower ones were held up by something other than the model (page faults,
+// another process). Big models get one run, so a bench stays minutes long at most.
+struct Timing {
+    double best_s = 0;
+    int runs = 0;
+};
+template <class F>
+Timing fastest_run(F&& once) {
+    Timing t;
+    double total = 0;
+    do {
+        const double s = once();
+        t.best_s = t.runs == 0 ? s : std::min(t.best_s, s);
+        total += s;
+        ++t.runs;
+    } while (total < 2.0 && t.runs < 5);
+    return t;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<int32_t> random_tokens(std::mt19937_64& rng, int64_t n, int64_t n_vocab) {
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(n_vocab - 1));
+    std::vector<int32_t> ids(static_cast<size_t>(n));
+    for (auto& id : ids) id = pick(rng);
+    return ids;
+}
+
+int64_t peak_rss_bytes() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<int64_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+nlohmann::ordered_json run_bench(const BenchArgs& a) {
+    auto model = a.model.load();
+    const ModelInfo& info = model->info();
+    const int threads = model->threads();
+    std::mt19937_64 rng(a.seed);
+    std::vector<float> logits(static_cast<size_t>(info.n_vocab));
+
+    // A short prompt first: warms the threads, caches and activation buffers, and is the context
+    // generation continues from.
+    State after_prompt = model->new_state();
+    model->eval_sequence(after_prompt, random_tokens(rng, 16, info.n_vocab), nullptr, false);
+
+    const std::vector<int32_t> prompt = random_tokens(rng, a.prompt_tokens, info.n_vocab);
+    const Timing pt = fastest_run([&] {
+        State s = model->new_state();
+        const auto t0 = std::chrono::steady_clock::now();
+        model->eval_sequence(s, prompt, logits.data(), false);
+        return seconds_since(t0);
+    });
+
+    const int32_t first = random_tokens(rng, 1, info.n_vocab)[0];
+    const Timing gt = fastest_run([&] {
+        State s = after_prompt;
+        int32_t token = first;
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int64_t i = 0; i < a.gen_tokens; ++i) {
+            model->eval(s, token, logits.data());
+            token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        }
+        return seconds_since(t0);
+    });
+
+    // Before the probe, whose buffer would otherwise be the peak.
+    const int64_t rss = peak_rss_bytes();
+    ThreadPool pool(threads);
+    const size_t probe = a.bandwidth_mib > 0 ? static_cast<size_t>(a.bandwidth_mib) << 20 : bandwidth_probe_bytes();
+    const double bandwidth = measure_read_bandwidth(pool, probe, 5, ProbePages::huge);
+    // What memory behind 4 KiB pages gives, as weights mmap'd from the page cache get: the gap says
+    // how much huge pages for the weights would be worth.
+    const double small_pages = measure_read_bandwidth(pool, probe, 5, ProbePages::small);
+
+    const int64_t bytes_per_token = model->weight_bytes_per_token();
+    const double gen_tps = static_cast<double>(a.gen_tokens) / gt.best_s;
+    const double limit_tps = bandwidth / static_cast<double>(bytes_per_token);
+
+    nlohmann::ordered_json j;
+    j["model"] = {{"path", info.path},         {"format", info.format},   {"generation", info.version_string()},
+                  {"n_layer", info.n_layer},   {"n_embd", info.n_embd},   {"n_vocab", info.n_vocab},
+                  {"n_params", info.n_params}, {"dtype", info.dtype}};
+    j["threads"] = threads;
+    j["model_file_bytes"] = static_cast<int64_t>(std::filesystem::file_size(a.model.model));
+    j["weights_bytes_per_token"] = bytes_per_token;
+    j["weights_bytes_per_token_basis"] = kBytesPerTokenBasis;
+    j["memory_bandwidth_gbs"] = bandwidth / 1e9;
+    j["memory_bandwidth_small_pages_gbs"] = small_pages / 1e9;
+    j["memory_bandwidth_probe_bytes"] = probe;
+    j["generation"] = {{"tokens", a.gen_tokens},
+                       {"seconds", gt.best_s},
+                       {"runs", gt.runs},
+                       {"tokens_per_s", gen_tps},
+                       {"bandwidth_limit_tokens_per_s", limit_tps},
+                       {"fraction_of_bandwidth_limit", gen_tps / limit_tps}};
+    j["prompt"] = {{"tokens", a.prompt_tokens},
+                   {"seconds", pt.best_s},
+                   {"runs", pt.runs},
+                   {"tokens_per_s", static_cast<double>(a.prompt_tokens) / pt.best_s},
+                   {"gflops", prompt_flops(info, a.prompt_tokens) / pt.best_s / 1e9},
+                   {"gflops_formula", kPromptFlopsFormula}};
+    j["peak_rss_bytes"] = rss;
+    j["seed"] = a.seed;
+    return j;
+}
+
+}  // namespace
+
+Runner add_bench(CLI::App& cmd) {
+    auto a = std::make_shared<BenchArgs>();
+    a->model.add_to(cmd, false);
+    cmd.add_option("--gen-tokens", a->gen_tokens, "tokens generated (greedy) per timed run")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd.add_option("--prompt-tokens", a->prompt_tokens, "tokens in the timed prompt (sequence mode)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd.add_option("--seed", a->seed, "seed for the random token ids")->capture_default_str();
+    cmd.add_option("--bandwidth-mib", a->bandwidth_mib, "bandwidth probe buffer in MiB (default: 4x the largest cache, >= 512)")
+        ->check(CLI::NonNegativeNumber);
+    return [a] {
+        std::printf("%s\n", run_bench(*a).dump(2).c_str());
+        return 0;
+    };
+}
+
+}  // namespace rwkv::cli

@@ -1,0 +1,32 @@
+// rwkv convert: any supported model file to the project's GGUF, with the projections in the chosen
+// weight type (see storage_type() for what stays in higher precision, and why).
+#include <cstdio>
+
+#include "commands.h"
+#include "dtype_option.h"
+#include "model/model_writer.h"
+
+namespace rwkv::cli {
+
+namespace {
+struct ConvertArgs {
+    std::string in, out, type = "f16";
+};
+}  // namespace
+
+Runner add_convert(CLI::App& cmd) {
+    auto a = std::make_shared<ConvertArgs>();
+    cmd.add_option("input", a->in, "model file: .pth, .safetensors, .gguf or rwkv.cpp .bin")->required();
+    cmd.add_option("output", a->out, "output .gguf file")->required();
+    cmd.add_option("--type", a->type, "weight type of the projections (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q6_k)")
+        ->capture_default_str();
+    return [a] {
+        const DType requested = parse_dtype(a->type);
+        const ModelInfo info = convert_model_file(a->in, a->out, requested);
+        std::fprintf(stderr, "wrote %s: RWKV-%s, %lld layers, projections in %s\n", a->out.c_str(),
+                     info.version_string().c_str(), static_cast<long long>(info.n_layer), a->type.c_str());
+        return 0;
+    };
+}
+
+}  // namespace rwkv::cli
