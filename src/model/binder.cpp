@@ -1,5 +1,6 @@
 #include "model/binder.h"
 
+#include "core/quant.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -24,6 +25,25 @@ Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {
     return m;
 }
 
+Matrix Binder::small_matrix(const std::string& name, int64_t rows, int64_t cols, bool transposed) {
+    auto it = file_.tensors.find(name);
+    if (it == file_.tensors.end()) fail(name, "is missing");
+    const DType stored = it->second.source;
+    std::vector<float> values = widen(name, rows, cols, transposed);
+    Matrix m;
+    if (stored == DType::F16 || stored == DType::BF16) {
+        const size_t row_bytes = dtype_row_bytes(stored, cols);
+        auto bytes = std::make_shared<std::vector<uint8_t>>(row_bytes * static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r)
+            quantize_row(stored, &values[static_cast<size_t>(r * cols)], bytes->data() + r * row_bytes, cols);
+        m = Matrix(rows, cols, stored, bytes->data(), bytes);
+    } else {
+        m = Matrix(rows, cols, std::move(values));
+    }
+    bytes_per_token_ += static_cast<int64_t>(m.bytes());
+    return m;
+}
+
 Matrix Binder::lookup_table(const std::string& name, int64_t rows, int64_t cols) {
     Matrix m = bind_matrix(name, rows, cols);
     bytes_per_token_ += static_cast<int64_t>(m.row_bytes());
@@ -40,12 +60,16 @@ Matrix Binder::bind_matrix(const std::string& name, int64_t rows, int64_t cols) 
         if (m.bytes() != t.raw_bytes) fail(name, "holds " + std::to_string(t.raw_bytes) + " bytes, not a " + dtype_name(t.source) + " matrix of its shape");
         return m;
     }
-    Matrix m(rows, cols, mat(name, rows, cols));
-    bytes_per_token_ -= rows * cols * static_cast<int64_t>(sizeof(float));  // counted by the caller instead
-    return m;
+    return Matrix(rows, cols, widen(name, rows, cols, false));
 }
 
 std::vector<float> Binder::mat(const std::string& name, int64_t rows, int64_t cols, bool transposed) {
+    std::vector<float> m = widen(name, rows, cols, transposed);
+    bytes_per_token_ += rows * cols * static_cast<int64_t>(sizeof(float));
+    return m;
+}
+
+std::vector<float> Binder::widen(const std::string& name, int64_t rows, int64_t cols, bool transposed) {
     auto it = file_.tensors.find(name);
     if (it == file_.tensors.end()) fail(name, "is missing");
     if (it->second.in_place()) {
@@ -53,7 +77,6 @@ std::vector<float> Binder::mat(const std::string& name, int64_t rows, int64_t co
         it->second.raw = nullptr;
     }
     const Tensor& t = it->second;
-    bytes_per_token_ += rows * cols * static_cast<int64_t>(sizeof(float));
     // Leading axes of size 1 may be present ([1, rows, cols]); the last two must match.
     int64_t r = transposed ? cols : rows, c = transposed ? rows : cols;
     bool ok = t.shape.size() >= 2 && t.shape[t.shape.size() - 2] == r && t.shape.back() == c && t.numel() == r * c;
@@ -62,6 +85,7 @@ std::vector<float> Binder::mat(const std::string& name, int64_t rows, int64_t co
     std::vector<float> out(static_cast<size_t>(rows * cols));
     for (int64_t i = 0; i < r; ++i)
         for (int64_t j = 0; j < c; ++j) out[j * cols + i] = t.data[i * c + j];
+    std::vector<float>().swap(it->second.data);  // each tensor is bound once: drop the widened copy now
     return out;
 }
 

@@ -21,6 +21,9 @@ public:
     std::vector<float> mat(const std::string& name, int64_t rows, int64_t cols, bool transposed = false);
     // A projection [rows, cols]; weights held in place stay in their stored type.
     Matrix linear(const std::string& name, int64_t rows, int64_t cols);
+    // A small matrix read transposed or not (the v6/v7 LoRAs), held in its stored half type when it has one
+    // (exact: the values came from it), else in fp32.
+    Matrix small_matrix(const std::string& name, int64_t rows, int64_t cols, bool transposed);
     // A table read one row per token (the embedding): only a row counts towards bytes_per_token().
     Matrix lookup_table(const std::string& name, int64_t rows, int64_t cols);
     // Bytes of weights a token reads, over everything bound so far, in the form it is held in memory.
@@ -29,7 +32,8 @@ public:
     const std::string& path() const { return file_.path; }
 
 private:
-    Matrix bind_matrix(const std::string& name, int64_t rows, int64_t cols);
+    Matrix bind_matrix(const std::string& name, int64_t rows, int64_t cols);  // counts nothing
+    std::vector<float> widen(const std::string& name, int64_t rows, int64_t cols, bool transposed);  // nor this
 
     TensorFile& file_;
     int64_t bytes_per_token_ = 0;

@@ -38,6 +38,7 @@ void write_model_gguf(const std::string& path, const OutputModel& model) {
     if (!model.name.empty()) in.metadata.emplace_back("general.name", model.name);
     in.metadata.emplace_back("rwkv.version", static_cast<uint32_t>(model.version));
     in.metadata.emplace_back("rwkv.layout", model.layout);
+    for (const auto& kv : model.metadata) in.metadata.push_back(kv);
     for (const OutputTensor& t : model.tensors) {
         GgufTensorInput g;
         g.name = t.name;
@@ -64,7 +65,8 @@ void write_model_gguf(const std::string& path, const OutputModel& model) {
     save_gguf(path, in);
 }
 
-ModelInfo convert_model_file(const std::string& in_path, const std::string& out_path, DType requested) {
+ModelInfo convert_model_file(const std::string& in_path, const std::string& out_path, DType requested,
+                             std::vector<std::pair<std::string, GgufValue>> extra_metadata) {
     TensorFile file = load_tensor_file(in_path);
     normalize_tensor_names(file);
     const ModelInfo info = detect_model(file);  // refuses files that are not RWKV models
@@ -72,6 +74,7 @@ ModelInfo convert_model_file(const std::string& in_path, const std::string& out_
     m.version = info.version;
     m.layout = info.layout;
     m.name = in_path;
+    m.metadata = std::move(extra_metadata);
     for (const auto& [name, tensor] : file.tensors) {
         OutputTensor t;
         t.name = name;

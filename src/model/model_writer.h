@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/architecture.h"
+#include "rwkv/gguf.h"
 #include "rwkv/model.h"
 #include "rwkv/tensor.h"
 
@@ -25,6 +26,7 @@ struct OutputModel {
     std::string layout = "official"; // rwkv.layout: how the tensors' values were transformed
     std::string name;                // general.name
     std::vector<OutputTensor> tensors;
+    std::vector<std::pair<std::string, GgufValue>> metadata;  // written after the rwkv.* keys (e.g. a vocabulary)
 };
 
 void write_model_gguf(const std::string& path, const OutputModel& model);
@@ -32,7 +34,8 @@ void write_model_gguf(const std::string& path, const OutputModel& model);
 // Any model file the engine loads, written as GGUF with its projections in `requested` (storage_type()
 // decides what stays in higher precision). Tensors are widened one at a time, so memory stays near the
 // largest tensor. Returns what was detected in the input; throws rwkv::Error for a file that is not a model.
-ModelInfo convert_model_file(const std::string& in_path, const std::string& out_path, DType requested);
+ModelInfo convert_model_file(const std::string& in_path, const std::string& out_path, DType requested,
+                             std::vector<std::pair<std::string, GgufValue>> extra_metadata = {});
 
 // The role of a tensor of an existing file, from its name and shape, for storage_type().
 TensorSpec spec_of(const std::string& name, const std::vector<int64_t>& shape);

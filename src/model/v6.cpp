@@ -35,7 +35,7 @@ public:
             TimeMix6 a;
             a.maa_x = b.vec(p + ".time_maa_x", C);
             for (int i = 0; i < kMixes; ++i) a.maa[i] = b.vec(p + ".time_maa_" + names[i], C);
-            a.maa_w1 = Matrix(kMixes * D, C, b.mat(p + ".time_maa_w1", kMixes * D, C, official));
+            a.maa_w1 = b.small_matrix(p + ".time_maa_w1", kMixes * D, C, official);
             const std::string w2name = p + ".time_maa_w2";
             const std::vector<float> w2 = b.vec(w2name, kMixes * D * C);
             if (b.tensor(w2name).shape.size() != 3) b.fail(w2name, "must have 3 dimensions");
@@ -48,8 +48,8 @@ public:
                 a.maa_w2[i] = Matrix(C, D, std::move(m));
             }
             a.decay = b.vec(p + ".time_decay", C);
-            a.decay_w1 = Matrix(D2, C, b.mat(p + ".time_decay_w1", D2, C, official));
-            a.decay_w2 = Matrix(C, D2, b.mat(p + ".time_decay_w2", C, D2, official));
+            a.decay_w1 = b.small_matrix(p + ".time_decay_w1", D2, C, official);
+            a.decay_w2 = b.small_matrix(p + ".time_decay_w2", C, D2, official);
             a.u = b.vec(p + ".time_faaaa", C);
             a.key = b.linear(p + ".key.weight", C, C);
             a.value = b.linear(p + ".value.weight", C, C);

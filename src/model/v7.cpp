@@ -41,8 +41,8 @@ public:
         auto lora = [&](const std::string& p, const char* n1, const char* n2, int64_t D) {
             // official: A [C, D], B [D, C] used as x·A·B; rwkv.cpp stored both transposed.
             Lora r;
-            r.down = Matrix(D, C, b.mat(p + "." + n1, D, C, official));
-            r.up = Matrix(C, D, b.mat(p + "." + n2, C, D, official));
+            r.down = b.small_matrix(p + "." + n1, D, C, official);
+            r.up = b.small_matrix(p + "." + n2, C, D, official);
             return r;
         };
         static const char* mix_names[kMixes] = {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"};

@@ -1,6 +1,8 @@
 // Choosing and loading a tokenizer; behaviour common to every kind.
 #include <array>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include "rwkv/error.h"
@@ -26,6 +28,12 @@ bool ends_with_json(const std::string& path) {
     return lower == ".json";
 }
 
+bool is_gguf(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {};
+    return in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+}
+
 }  // namespace
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const { return utf8_sanitize(decode_bytes(ids)); }
@@ -49,6 +57,8 @@ std::unique_ptr<Tokenizer> find_tokenizer(const std::string& model_path, const s
         std::error_code ec;
         if (std::filesystem::is_regular_file(candidate, ec)) return load_tokenizer(candidate.string());
     }
+    if (is_gguf(model_path))
+        if (auto embedded = tok::load_gguf_tokenizer(model_path)) return embedded;
     throw Error(model_path +
                 ": no tokenizer found beside the model; pass --tokenizer FILE (a World vocab .txt or a "
                 "tokenizer.json) or --tokenizer bytes");

@@ -2,6 +2,7 @@
 // vocabulary entry that prefixes the remaining bytes, left to right. Id 0 is end-of-text and has
 // no entry in the file.
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -32,7 +33,10 @@ bool parse_number(std::string_view s, uint64_t& v) {
 
 class WorldTokenizer final : public Tokenizer {
 public:
-    explicit WorldTokenizer(const std::string& path);
+    // Ids are 1-based (0 is end-of-text). `source` names the vocabulary in encode/decode errors; where(i)
+    // names entry i's origin (a file line, a GGUF array index) in the errors about it.
+    WorldTokenizer(std::string source, std::vector<std::pair<std::string, int32_t>> entries,
+                   const std::function<std::string(size_t)>& where);
 
     std::vector<int32_t> encode(std::string_view text) const override;
     std::string decode_bytes(const std::vector<int32_t>& ids) const override;
@@ -51,11 +55,32 @@ private:
     size_t vocab_size_ = 0;
 };
 
-WorldTokenizer::WorldTokenizer(const std::string& path) : path_(path) {
+WorldTokenizer::WorldTokenizer(std::string source, std::vector<std::pair<std::string, int32_t>> entries,
+                               const std::function<std::string(size_t)>& where)
+    : path_(std::move(source)) {
+    std::unordered_map<std::string, int32_t> id_of;
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const auto& [bytes, id] = entries[i];
+        const auto fail = [&](const std::string& why) { throw Error(where(i) + ": " + why); };
+        if (id <= 0 || static_cast<uint64_t>(id) > kMaxId) fail("out of range 1.." + std::to_string(kMaxId));
+        if (bytes.empty()) fail("empty token");
+        const auto [it, fresh] = id_of.emplace(bytes, id);
+        if (!fresh) fail("same token as id " + std::to_string(it->second));
+        if (spans_.size() <= static_cast<size_t>(id)) spans_.resize(static_cast<size_t>(id) + 1);
+        if (spans_[id].size != 0) fail("id " + std::to_string(id) + " appears twice");
+        spans_[id] = {static_cast<uint32_t>(blob_.size()), static_cast<uint32_t>(bytes.size())};
+        blob_ += bytes;
+    }
+    if (entries.empty()) throw Error(path_ + ": vocabulary has no tokens");
+    vocab_size_ = (spans_.size() + kVocabPad - 1) / kVocabPad * kVocabPad;
+    trie_ = ByteTrie(std::move(entries));
+}
+
+// A World vocab file: lines of `id <python str/bytes literal> <byte length>`. line_of[i]: entry i's line.
+std::vector<std::pair<std::string, int32_t>> read_world_vocab(const std::string& path, std::vector<size_t>& line_of) {
     const std::vector<uint8_t> data = read_file_bytes(path);
     const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
     std::vector<std::pair<std::string, int32_t>> entries;
-    std::unordered_map<std::string, int32_t> id_of;
     size_t line_no = 0;
     for (size_t pos = 0; pos < text.size();) {
         size_t end = text.find('\n', pos);
@@ -81,18 +106,10 @@ WorldTokenizer::WorldTokenizer(const std::string& path) : path_(path) {
             fail(why);
         if (bytes.size() != length)
             fail("token is " + std::to_string(bytes.size()) + " bytes but the line says " + std::to_string(length));
-        if (bytes.empty()) fail("empty token");
-        const auto [it, fresh] = id_of.emplace(bytes, static_cast<int32_t>(id));
-        if (!fresh) fail("same token as id " + std::to_string(it->second));
-        if (spans_.size() <= id) spans_.resize(id + 1);
-        if (spans_[id].size != 0) fail("id " + std::to_string(id) + " appears twice");
-        spans_[id] = {static_cast<uint32_t>(blob_.size()), static_cast<uint32_t>(bytes.size())};
-        blob_ += bytes;
         entries.emplace_back(std::move(bytes), static_cast<int32_t>(id));
+        line_of.push_back(line_no);
     }
-    if (entries.empty()) throw Error(path + ": vocabulary has no tokens");
-    vocab_size_ = (spans_.size() + kVocabPad - 1) / kVocabPad * kVocabPad;
-    trie_ = ByteTrie(std::move(entries));
+    return entries;
 }
 
 std::vector<int32_t> WorldTokenizer::encode(std::string_view text) const {
@@ -127,7 +144,17 @@ std::string WorldTokenizer::decode_bytes(const std::vector<int32_t>& ids) const 
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_world_tokenizer(const std::string& path) {
-    return std::make_unique<WorldTokenizer>(path);
+    std::vector<size_t> line_of;
+    auto entries = read_world_vocab(path, line_of);
+    return std::make_unique<WorldTokenizer>(path, std::move(entries), [&](size_t i) {
+        return path + ":" + std::to_string(line_of[i]) + ": bad vocab line";
+    });
+}
+
+std::unique_ptr<Tokenizer> make_world_tokenizer(const std::string& source,
+                                                std::vector<std::pair<std::string, int32_t>> entries,
+                                                const std::function<std::string(size_t)>& where) {
+    return std::make_unique<WorldTokenizer>(source, std::move(entries), where);
 }
 
 }  // namespace rwkv::tok

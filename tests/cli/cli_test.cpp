@@ -104,8 +104,13 @@ TEST(Cli, InitAndConvertWriteLoadableGguf) {
     EXPECT_EQ(j["n_vocab"], 96);
     EXPECT_EQ(j["dtype"], "q8_0");
 
-    r = run("convert '" + ref("v6") + "/model.pth' '" + dir + "/v6.gguf' --type f32");
+    const std::string vocab = test::shared("testdata/tokenizer/rwkv_vocab_v20230424.txt");
+    r = run("convert '" + ref("v6") + "/model.pth' '" + dir + "/v6.gguf' --type f32 --tokenizer '" + vocab + "'");
     ASSERT_EQ(r.status, 0) << r.err;
+    // The vocabulary travels inside the converted file.
+    r = run("tokenize -m '" + dir + "/v6.gguf'", "Hello world");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse("[33155, 40213]"));
     std::ifstream in(ref("v6") + "/case.json");
     const auto c = nlohmann::json::parse(in);
     std::string tokens;

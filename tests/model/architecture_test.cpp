@@ -100,9 +100,16 @@ TEST(ArchitectureShape, StoragePolicyKeepsSmallTensorsPrecise) {
     const auto specs = model_tensors(ModelShape{});
     for (const auto& spec : specs) {
         const DType t = storage_type(spec, DType::Q4_0);
-        if (spec.role == TensorRole::Projection) EXPECT_EQ(t, DType::Q4_0) << spec.name;
-        else if (spec.role == TensorRole::Embedding) EXPECT_EQ(t, DType::F16);
-        else EXPECT_EQ(t, DType::F32) << spec.name;
+        if (spec.role == TensorRole::Projection) {
+            EXPECT_EQ(t, DType::Q4_0) << spec.name;
+        } else if (spec.role == TensorRole::Embedding) {
+            EXPECT_EQ(t, DType::F16);
+        } else if (spec.role == TensorRole::Lora) {
+            EXPECT_EQ(t, DType::BF16) << spec.name;  // as released checkpoints store them
+            EXPECT_EQ(storage_type(spec, DType::F32), DType::F32) << spec.name;
+        } else {
+            EXPECT_EQ(t, DType::F32) << spec.name;
+        }
     }
 }
 
