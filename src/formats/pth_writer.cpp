@@ -13,6 +13,7 @@
 #include "core/quant.h"
 #include "core/file_util.h"
 #include "formats/byte_io.h"
+#include "formats/writer_checks.h"
 #include "formats/zip_writer.h"
 #include "rwkv/error.h"
 #include "rwkv/formats.h"
@@ -147,17 +148,6 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
     return stride;
 }
 
-void check_tensor(const std::string& path, const std::string& name, const Tensor& t) {
-    int64_t n = 1;
-    for (int64_t d : t.shape) {
-        if (d < 0 || (d != 0 && n > std::numeric_limits<int64_t>::max() / d))
-            throw Error(path + ": tensor '" + name + "' has an invalid shape " + t.shape_string());
-        n *= d;
-    }
-    if (static_cast<uint64_t>(n) != t.data.size())
-        throw Error(path + ": tensor '" + name + "' " + t.shape_string() + " holds " + std::to_string(t.data.size()) +
-                    " values");
-}
 
 std::vector<uint8_t> pickle_state_dict(const std::vector<std::pair<std::string, Tensor>>& tensors,
                                        const StorageKind& kind) {
@@ -214,7 +204,7 @@ void save_pth(const std::string& path, const std::vector<std::pair<std::string, 
     uint64_t data_bytes = 0;
     for (const auto& [name, t] : tensors) {
         if (!names.insert(name).second) throw Error(path + ": tensor '" + name + "' is given twice");
-        check_tensor(path, name, t);
+        check_tensor_for_writing(path, name, t);
         data_bytes += t.data.size() * kind.elem;
     }
 

@@ -1,7 +1,6 @@
 // Writes safetensors: u64 LE header length, a JSON header padded with spaces to a multiple of 8 bytes
 // (so tensor data stays aligned, as the reference implementation does), then the tensors back to back.
 #include <cstdint>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -11,6 +10,7 @@
 #include "core/file_util.h"
 #include "core/quant.h"
 #include "formats/byte_io.h"
+#include "formats/writer_checks.h"
 #include "rwkv/error.h"
 #include "rwkv/formats.h"
 
@@ -36,15 +36,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     for (const auto& [name, t] : tensors) {
         if (name == "__metadata__" || !names.insert(name).second)
             throw Error(path + ": tensor name '" + name + "' is reserved or given twice");
-        int64_t n = 1;
-        for (int64_t d : t.shape) {
-            if (d < 0 || (d != 0 && n > std::numeric_limits<int64_t>::max() / d))
-                throw Error(path + ": tensor '" + name + "' has an invalid shape " + t.shape_string());
-            n *= d;
-        }
-        if (static_cast<uint64_t>(n) != t.data.size())
-            throw Error(path + ": tensor '" + name + "' " + t.shape_string() + " holds " +
-                        std::to_string(t.data.size()) + " values");
+        check_tensor_for_writing(path, name, t);
         const uint64_t bytes = t.data.size() * elem;
         header[name] = {{"dtype", dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;

@@ -48,18 +48,6 @@ json small_tokenizer() {
     return j;
 }
 
-std::string load_error(const std::string& path) {
-    try {
-        load_tokenizer(path);
-    } catch (const Error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "not an rwkv::Error: " << e.what();
-        return "";
-    }
-    ADD_FAILURE() << path << " loaded";
-    return "";
-}
 
 TEST(NeoxJsonFile, SmallByteLevelBpe) {
     TempDir dir;

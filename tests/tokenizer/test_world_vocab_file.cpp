@@ -5,19 +5,6 @@
 namespace rwkv::test {
 namespace {
 
-// The error `load_tokenizer(path)` throws; fails the test if it throws none or another type.
-std::string load_error(const std::string& path) {
-    try {
-        load_tokenizer(path);
-    } catch (const Error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "not an rwkv::Error: " << e.what();
-        return "";
-    }
-    ADD_FAILURE() << path << " loaded";
-    return "";
-}
 
 TEST(WorldVocabFile, ParsesEveryLiteralForm) {
     TempDir dir;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "rwkv/error.h"
 #include "rwkv/tokenizer.h"
 
 namespace rwkv::test {
@@ -82,5 +83,19 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+// The error `load_tokenizer(path)` throws; fails the test if it throws none or another type.
+inline std::string load_error(const std::string& path) {
+    try {
+        load_tokenizer(path);
+    } catch (const Error& e) {
+        return e.what();
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "not an rwkv::Error: " << e.what();
+        return "";
+    }
+    ADD_FAILURE() << path << " loaded";
+    return "";
+}
 
 }  // namespace rwkv::test
