@@ -7,6 +7,8 @@
 //   matmul/TYPE/N    : Y = X Wᵀ with T = 512 tokens; items/s = FLOP/s (2 * N * N * T per call)
 //   gemm_ref/N       : the previous fp32 Matrix::matmul (row-dot loop), the baseline the GEMM replaces
 //   fma_peak         : register-only FMA loop, the per-core fp32 ceiling
+//   BM_sgemm/FORM/out:O/in:I : the three fp32 products of training a linear layer [out, in] over T = 2048
+//                      tokens (fwd NT: Y = X·Wᵀ; dx NN: dX += dY·W; dw TN: dW += dYᵀ·X); GFLOP/s = 2·M·N·K / time
 // Each runs on 1 and 2 threads (ThreadPool). Build: cmake --build BUILD --target kernels_bench.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
@@ -16,12 +18,14 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/quant.h"
 #include "core/quant_k.h"
 #include "kernels/dot.h"
 #include "kernels/matrix.h"
+#include "kernels/sgemm.h"
 
 namespace {
 
@@ -122,6 +126,30 @@ void gemm_ref_bench(benchmark::State& state, int64_t n) {
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 2 * n * n * T);
 }
 
+// One training product of a linear layer [out, in] over T tokens; `form` picks which (see the top comment).
+void sgemm_bench(benchmark::State& state, int form, int64_t out, int64_t in) {
+    const int64_t T = 2048;
+    struct Shape {
+        bool ta, tb;
+        int64_t M, N, K;
+        float beta;
+    };
+    const Shape shapes[] = {{false, true, T, out, in, 0.0f}, {false, false, T, in, out, 1.0f},
+                            {true, false, out, in, T, 1.0f}};
+    const Shape s = shapes[form];
+    const int64_t lda = s.ta ? s.M : s.K, ldb = s.tb ? s.K : s.N;
+    const std::vector<float> A = gaussian(s.M * s.K, 6), B = gaussian(s.K * s.N, 7);
+    std::vector<float> C(static_cast<size_t>(s.M * s.N), 0.0f);
+    rwkv::ThreadPool pool(static_cast<int>(state.range(0)));
+    for (auto _ : state) {
+        rwkv::sgemm(s.ta, s.tb, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, s.beta, C.data(), s.N, pool);
+        benchmark::DoNotOptimize(C.data());
+    }
+    state.counters["GFLOP/s"] = benchmark::Counter(
+        static_cast<double>(state.iterations()) * 2e-9 * static_cast<double>(s.M * s.N * s.K),
+        benchmark::Counter::kIsRate);
+}
+
 // 12 independent FMA chains (enough to cover latency x ports) on one thread; returns FLOPs done.
 __attribute__((target("avx2,fma"))) float fma_chains(int64_t iters) {
     __m256 acc[12];
@@ -175,6 +203,15 @@ int main(int argc, char** argv) {
         }
         benchmark::RegisterBenchmark(("gemm_ref/f32/" + std::to_string(n) + "/T:512").c_str(), gemm_ref_bench, n)
             ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    }
+    const char* const kSgemmForms[] = {"fwd_NT", "dx_NN", "dw_TN"};
+    for (const auto& [out, in] : {std::pair<int64_t, int64_t>{384, 384}, {1536, 384}}) {
+        for (int form = 0; form < 3; ++form) {
+            const std::string name = std::string("BM_sgemm/") + kSgemmForms[form] + "/out:" + std::to_string(out) +
+                                     "/in:" + std::to_string(in);
+            benchmark::RegisterBenchmark(name.c_str(), sgemm_bench, form, out, in)
+                ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+        }
     }
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
