@@ -22,6 +22,8 @@ Runner add_info(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_init(CLI::App& app);
 Runner add_convert(CLI::App& app);
+Runner add_train(CLI::App& app);
+Runner add_data(CLI::App& app);
 
 // Options shared by the commands that load a model.
 struct ModelOptions {

@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
         rwkv::cli::add_bench);
     add("init", "write a random-weight model of any published shape and weight type (GGUF)", rwkv::cli::add_init);
     add("convert", "convert a model file to GGUF with projections in a chosen weight type", rwkv::cli::add_convert);
+    add("data", "tokenize text files or JSON Lines into a token file for training", rwkv::cli::add_data);
+    add("train", "train or fine-tune an RWKV-7 / RWKV-4 model on a token file (mpirun for several processes)",
+        rwkv::cli::add_train);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
