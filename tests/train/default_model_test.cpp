@@ -39,7 +39,7 @@ TEST(DefaultModel, PredictsHeldOutShakespeare) {
     nll /= static_cast<double>(T - 1);
     std::printf("held-out loss %.4f nats/byte\n", nll);
     // README records the whole validation split's loss; a uniform guess is ln 256 = 5.55.
-    EXPECT_LT(nll, MAXLOSS);
+    EXPECT_LT(nll, 1.40);  // measured 1.297 for this slice (the whole split: 1.495)
 }
 
 }  // namespace
