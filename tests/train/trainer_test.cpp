@@ -3,6 +3,7 @@
 // trainer states are refused with a clear error.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -108,6 +109,28 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
     TrainOptions other = part;
     other.optim.lr = 1e-3;
     EXPECT_THROW(train(other, *comm, quiet), Error);
+}
+
+// --micro-batch 1 accumulates four forward/backward passes into one step: the same update as the whole batch of 4
+// at once, to float rounding (only the grouping of the gradient sums differs).
+TEST(Trainer, GradientAccumulationEqualsTheWholeBatch) {
+    const std::string dir = test::temp_dir("trainer_accumulate");
+    const std::string data = shakespeare_tokens(dir);
+    auto comm = single();
+    TrainOptions whole = small_run(dir, data);
+    whole.steps = 10;
+    whole.out_dir = dir + "/whole";
+    TrainOptions accum = whole;
+    accum.micro_batch = 1;
+    accum.out_dir = dir + "/accum";
+    const std::vector<float> a = weights(train(whole, *comm, quiet).checkpoint);
+    const std::vector<float> b = weights(train(accum, *comm, quiet).checkpoint);
+    ASSERT_EQ(a.size(), b.size());
+    float worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+    EXPECT_LT(worst, 2e-5f);
+    EXPECT_GT(worst, 0.0f) << "different batch shapes should round differently; identical means micro-batching "
+                              "did not happen";
 }
 
 TEST(Trainer, FineTunesFromACheckpoint) {
