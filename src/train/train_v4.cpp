@@ -6,7 +6,7 @@
 
 #include "train/ops.h"
 #include "train/block_train_model.h"
-#include "train/wkv_train.h"
+#include "kernels/wkv_train.h"
 
 namespace rwkv::train {
 namespace {

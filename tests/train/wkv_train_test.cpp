@@ -13,7 +13,7 @@
 #include "core/thread_pool.h"
 #include "kernels/wkv.h"
 #include "rwkv/error.h"
-#include "train/wkv_train.h"
+#include "kernels/wkv_train.h"
 
 namespace rwkv::train {
 namespace {

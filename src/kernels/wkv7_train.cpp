@@ -15,7 +15,7 @@
 #include <string>
 
 #include "rwkv/error.h"
-#include "train/wkv_train.h"
+#include "kernels/wkv_train.h"
 
 namespace rwkv::train {
 namespace {
