@@ -31,7 +31,7 @@ void BlockTrainModel<F>::norm_shift_backward(const std::string& ln, const NormSh
 }
 
 template <class F>
-void BlockTrainModel<F>::forward(const int32_t* inputs, int64_t B, int64_t T, bool /*keep*/) {
+void BlockTrainModel<F>::forward(const int32_t* inputs, int64_t B, int64_t T) {
     this->check_inputs(inputs, B * T);
     const ModelShape& s = this->shape();
     B_ = B;

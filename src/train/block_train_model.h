@@ -40,7 +40,7 @@ protected:
     int64_t B_ = 0, T_ = 0, R_ = 0;  // sequences, tokens per sequence, rows = B·T
 
 private:
-    void forward(const int32_t* inputs, int64_t B, int64_t T, bool keep) override;
+    void forward(const int32_t* inputs, int64_t B, int64_t T) override;
     void backward(const F* dlogits) override;
 
     std::vector<int32_t> tokens_;

@@ -42,7 +42,7 @@ template <class F>
 double TrainModel<F>::forward_backward(const int32_t* tokens, int64_t B, int64_t T, F grad_scale) {
     std::vector<int32_t> inputs, targets;
     split_windows(tokens, B, T, inputs, targets);
-    forward(inputs.data(), B, T, true);
+    forward(inputs.data(), B, T);
     const int64_t V = shape().n_vocab;
     std::vector<F> dlogits(logits_.size());
     const double loss = cross_entropy<F>(logits_.data(), targets.data(), B * T, V, dlogits.data(), grad_scale, l2wrap_);
@@ -54,13 +54,13 @@ template <class F>
 double TrainModel<F>::loss(const int32_t* tokens, int64_t B, int64_t T) {
     std::vector<int32_t> inputs, targets;
     split_windows(tokens, B, T, inputs, targets);
-    forward(inputs.data(), B, T, false);
+    forward(inputs.data(), B, T);
     return cross_entropy<F>(logits_.data(), targets.data(), B * T, shape().n_vocab, nullptr, F(0), false);
 }
 
 template <class F>
 std::vector<F> TrainModel<F>::logits(const int32_t* inputs, int64_t B, int64_t T) {
-    forward(inputs, B, T, false);
+    forward(inputs, B, T);
     return logits_;
 }
 

@@ -38,8 +38,8 @@ public:
 
 protected:
     TrainModel(const ModelShape& shape, int threads) : params_(shape), pool_(threads) {}
-    // Runs inputs [B, T] into logits_ [B·T, V]; keeps the activations for backward() when `keep`.
-    virtual void forward(const int32_t* inputs, int64_t B, int64_t T, bool keep) = 0;
+    // Runs inputs [B, T] into logits_ [B·T, V], keeping the activations a following backward() needs.
+    virtual void forward(const int32_t* inputs, int64_t B, int64_t T) = 0;
     // From dlogits [B·T, V], adds to every parameter's gradient (the last forward() kept its activations).
     virtual void backward(const F* dlogits) = 0;
 
