@@ -14,6 +14,7 @@
 #include "rwkv/formats.h"
 #include "rwkv/tokenizer.h"
 #include "train/init.h"
+#include "train/trainer_state.h"
 #include "train/token_data.h"
 #include "train/train_model.h"
 
@@ -23,18 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr char kStateMagic[8] = {'R', 'W', 'K', 'V', 'T', 'R', 'N', '1'};
 constexpr const char* kStateFile = "trainer.state";
-
-// FNV-1a over every parameter's bytes: ties a trainer state to the exact weights it was saved with.
-uint64_t weights_hash(const ParamSet<float>& params) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const Param<float>& p : params.all()) {
-        const auto* b = reinterpret_cast<const uint8_t*>(p.value.data());
-        for (size_t i = 0; i < p.size() * sizeof(float); ++i) h = (h ^ b[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
 
 std::string fmt(const char* f, double v) {
     char buf[64];
@@ -57,72 +47,6 @@ std::string duration(double s) {
 int64_t wkv_flops_per_token(const ModelShape& s) {
     if (s.version == 7) return 2 * 36 * s.n_embd * s.head_size * s.n_layer;
     return 2 * 30 * s.n_embd * s.n_layer;
-}
-
-struct TrainerState {
-    int64_t step = 0;
-    int64_t tokens_seen = 0;
-    std::string model_file;
-    uint64_t model_hash = 0;
-    std::string rng;
-    std::vector<uint8_t> optimizer;
-};
-
-void save_state(const std::string& path, const TrainerState& st, const nlohmann::json& config) {
-    nlohmann::json j = {{"step", st.step},
-                        {"tokens_seen", st.tokens_seen},
-                        {"model_file", st.model_file},
-                        {"model_hash", std::to_string(st.model_hash)},
-                        {"rng", st.rng},
-                        {"config", config}};
-    const std::string header = j.dump();
-    std::vector<uint8_t> out(kStateMagic, kStateMagic + 8);
-    auto put64 = [&](uint64_t v) {
-        for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-    };
-    put64(header.size());
-    out.insert(out.end(), header.begin(), header.end());
-    put64(st.optimizer.size());
-    out.insert(out.end(), st.optimizer.begin(), st.optimizer.end());
-    write_file_atomic(path, out.data(), out.size());
-}
-
-TrainerState load_state(const std::string& path, nlohmann::json& config) {
-    const std::vector<uint8_t> b = read_file_bytes(path);
-    size_t at = 0;
-    auto need = [&](size_t n, const char* what) {
-        if (b.size() - at < n) throw Error(path + ": trainer state truncated in " + std::string(what));
-    };
-    need(8, "magic");
-    if (!std::equal(kStateMagic, kStateMagic + 8, b.begin())) throw Error(path + ": not a trainer state (bad magic)");
-    at = 8;
-    auto get64 = [&](const char* what) {
-        need(8, what);
-        uint64_t v = 0;
-        for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(b[at + i]) << (8 * i);
-        at += 8;
-        return v;
-    };
-    const uint64_t hn = get64("header length");
-    need(hn, "header");
-    TrainerState st;
-    try {
-        const nlohmann::json j = nlohmann::json::parse(b.begin() + static_cast<std::ptrdiff_t>(at),
-                                                       b.begin() + static_cast<std::ptrdiff_t>(at + hn));
-        st.step = j.at("step").get<int64_t>();
-        st.tokens_seen = j.at("tokens_seen").get<int64_t>();
-        st.model_file = j.at("model_file").get<std::string>();
-        st.model_hash = std::stoull(j.at("model_hash").get<std::string>());
-        st.rng = j.at("rng").get<std::string>();
-        config = j.at("config");
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path + ": trainer state header: " + e.what());
-    }
-    at += hn;
-    const uint64_t on = get64("optimizer length");
-    need(on, "optimizer state");
-    st.optimizer.assign(b.begin() + static_cast<std::ptrdiff_t>(at), b.begin() + static_cast<std::ptrdiff_t>(at + on));
-    return st;
 }
 
 // What must not change between a run and its resumption (the schedule and the data order depend on them).
@@ -189,7 +113,7 @@ TrainReport train(const TrainOptions& o, Comm& comm, const std::function<void(co
     const std::string state_path = (fs::path(o.out_dir) / kStateFile).string();
     if (o.resume) {
         nlohmann::json saved;
-        st = load_state(state_path, saved);
+        st = load_trainer_state(state_path, saved);
         if (saved != config)
             throw Error(state_path + ": the run's settings differ from the interrupted run's (" + saved.dump() +
                         "); resume with the same settings");
@@ -257,7 +181,7 @@ TrainReport train(const TrainOptions& o, Comm& comm, const std::function<void(co
                 st.rng = r.str();
                 st.optimizer.clear();
                 opt.save_state(st.optimizer);
-                save_state(state_path, st, config);  // renamed into place after the model: never ahead of it
+                save_trainer_state(state_path, st, config);  // renamed into place after the model: never ahead of it
             }
             written.push_back(path);
             while (static_cast<int>(written.size()) > std::max(o.keep_checkpoints, 1)) {
