@@ -9,24 +9,14 @@
 
 #include "cli_run.h"
 #include "rwkv/formats.h"
-#include "train/token_data.h"
+#include "shakespeare_tokens.h"
 
 namespace rwkv::train {
 namespace {
 
-std::string make_data(const std::string& dir) {
-    std::ifstream in(test::shared("data/tinyshakespeare.txt"), std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    text.resize(32 * 1024);
-    std::vector<int32_t> tokens;
-    for (unsigned char c : text) tokens.push_back(c);
-    write_token_file(dir + "/text.tok", tokens, 256, "bytes");
-    return dir + "/text.tok";
-}
-
 TEST(MpiTrain, TwoRanksEqualOneProcessWithTheSameGlobalBatch) {
     const std::string dir = test::temp_dir("mpi_train");
-    const std::string data = make_data(dir);
+    const std::string data = test::shakespeare_tokens(dir, 32 * 1024);
     const std::string common = "train --data '" + data +
                                "' --layers 2 --embd 64 --head-size 32 --ctx-len 32 --batch 4 --steps 12 "
                                "--eval-every 6 --eval-windows 8 --lr 3e-3 --warmup 2 -t 1 --seed 5";

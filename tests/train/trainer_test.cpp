@@ -11,23 +11,14 @@
 #include "rwkv/error.h"
 #include "rwkv/formats.h"
 #include "test_paths.h"
-#include "train/token_data.h"
+#include "shakespeare_tokens.h"
 #include "train/trainer.h"
 
 namespace rwkv::train {
 namespace {
 
 // The first 48 KB of tinyshakespeare as byte tokens.
-std::string shakespeare_tokens(const std::string& dir) {
-    std::ifstream in(test::shared("data/tinyshakespeare.txt"), std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    text.resize(48 * 1024);
-    std::vector<int32_t> tokens(text.begin(), text.end());
-    for (int32_t& t : tokens) t &= 0xff;
-    const std::string path = dir + "/text.tok";
-    write_token_file(path, tokens, 256, "bytes");
-    return path;
-}
+std::string shakespeare_tokens(const std::string& dir) { return test::shakespeare_tokens(dir, 48 * 1024); }
 
 TrainOptions small_run(const std::string& dir, const std::string& data) {
     TrainOptions o;
