@@ -174,7 +174,7 @@ float block_scale(const float* x, int64_t n, float* inv) {
     return d;
 }
 
-void quantize_q8_32(const float* x, int64_t n, int8_t* q, float* d, float* sum) {
+void quantize_q8_32(const float* x, int64_t n, int8_t* q, float* d, float* sum, int32_t* qsum) {
     for (int64_t i = 0; i < n / 32; ++i) {
         float inv;
         d[i] = block_scale(x + 32 * i, 32, &inv);
@@ -184,6 +184,7 @@ void quantize_q8_32(const float* x, int64_t n, int8_t* q, float* d, float* sum) 
             s += q[32 * i + j];
         }
         sum[i] = d[i] * static_cast<float>(s);
+        qsum[i] = s;
     }
 }
 

@@ -53,6 +53,7 @@ public:
     const int8_t* q() const { return q_.data(); }
     const float* scales() const { return d_.data(); }
     const float* block_sums() const { return sum_.data(); }   // Block32: scale * sum(q) per block
+    const int32_t* block_qsums() const { return qsum_.data(); }  // Block32: sum(q) per block
     const int16_t* group_sums() const { return bsum_.data(); }  // Block256: sum(q) per 16 values
 
 private:
@@ -60,6 +61,7 @@ private:
     int64_t n_ = 0;
     std::vector<int8_t> q_;
     std::vector<float> d_, sum_;
+    std::vector<int32_t> qsum_;
     std::vector<int16_t> bsum_;
 };
 

@@ -39,7 +39,7 @@ namespace {
 constexpr size_t kMinParallelBytes = 96 * 1024;
 
 kern::Q8View view_of(const ActivationQ8& x) {
-    return {x.q(), x.scales(), x.block_sums(), x.group_sums()};
+    return {x.q(), x.scales(), x.block_sums(), x.block_qsums(), x.group_sums()};
 }
 
 void check_layout(DType t, const ActivationQ8& x, int64_t n) {
@@ -112,11 +112,13 @@ void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa)
     const kern::KernelTable& k = kern::table_for(isa);
     if (layout == Q8Layout::Block32) {
         sum_.resize(d_.size());
+        qsum_.resize(d_.size());
         bsum_.clear();
-        k.quantize_q8_32(x, n, q_.data(), d_.data(), sum_.data());
+        k.quantize_q8_32(x, n, q_.data(), d_.data(), sum_.data(), qsum_.data());
     } else {
         bsum_.resize(static_cast<size_t>(n / 16));
         sum_.clear();
+        qsum_.clear();
         k.quantize_q8_256(x, n, q_.data(), d_.data(), bsum_.data());
     }
 }

@@ -19,6 +19,7 @@ struct Q8View {
     const int8_t* q;
     const float* d;       // per block
     const float* sum;     // Block32: d * sum(q) per block
+    const int32_t* qsum;  // Block32: sum(q) per block
     const int16_t* bsum;  // Block256: sum(q) per 16 values
 };
 
@@ -31,7 +32,7 @@ struct TypeKernels {
 struct KernelTable {
     TypeKernels type[kNumTypes];
     // Activation rounding; must give bit-identical results on every table (see ActivationQ8).
-    void (*quantize_q8_32)(const float* x, int64_t n, int8_t* q, float* d, float* sum);
+    void (*quantize_q8_32)(const float* x, int64_t n, int8_t* q, float* d, float* sum, int32_t* qsum);
     void (*quantize_q8_256)(const float* x, int64_t n, int8_t* q, float* d, int16_t* bsum);
     // C[i, j] (+)= sum_k A[i, k] * panel[k * kPanelRows + j] for i < m, j < nr (nr <= kPanelRows);
     // A row-major with stride lda, C with stride ldc. Overwrites C unless `accumulate`.

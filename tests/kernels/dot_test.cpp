@@ -124,6 +124,12 @@ TEST(ActivationQ8Test, IdenticalOnEveryIsaAndWithinHalfAStep) {
                 for (int j = 0; j < 16; ++j) s += ref.q()[16 * g + j];
                 ASSERT_EQ(ref.group_sums()[g], s) << g;
             }
+        } else {
+            for (size_t b = 0; b < x.size() / 32; ++b) {
+                int32_t s = 0;
+                for (int j = 0; j < 32; ++j) s += ref.q()[32 * b + j];
+                ASSERT_EQ(ref.block_qsums()[b], s) << b;
+            }
         }
         if (!test::have_avx2()) continue;
         ActivationQ8 a;
@@ -131,7 +137,10 @@ TEST(ActivationQ8Test, IdenticalOnEveryIsaAndWithinHalfAStep) {
         for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(a.q()[i], ref.q()[i]) << i;
         for (size_t b = 0; b < x.size() / block; ++b) ASSERT_EQ(a.scales()[b], ref.scales()[b]) << b;
         if (layout == Q8Layout::Block32) {
-            for (size_t b = 0; b < x.size() / 32; ++b) ASSERT_EQ(a.block_sums()[b], ref.block_sums()[b]) << b;
+            for (size_t b = 0; b < x.size() / 32; ++b) {
+                ASSERT_EQ(a.block_sums()[b], ref.block_sums()[b]) << b;
+                ASSERT_EQ(a.block_qsums()[b], ref.block_qsums()[b]) << b;
+            }
         } else {
             for (size_t g = 0; g < x.size() / 16; ++g) ASSERT_EQ(a.group_sums()[g], ref.group_sums()[g]) << g;
         }
