@@ -82,6 +82,20 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, 
 void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,
             Isa isa = default_isa());
 
+// One product of a batch: y[rows] = W x, W row-major [rows, cols] in stored type `type`.
+struct MatvecJob {
+    DType type;
+    const void* w;
+    int64_t rows, cols;
+    const float* x;
+    float* y;
+};
+
+// Independent matrix-vector products run as one parallel loop: the rows of all of them are split by bytes
+// across the pool, so a dozen small products (LoRA matrices, r/k/v) share one wake-up and one wait instead
+// of each paying for its own, and none is too small to split. Same results as matvec() on each, Q8 mode.
+void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa = default_isa());
+
 // Y[T, rows] = X[T, cols] · Wᵀ, fp32 activations, blocked like a GEMM: a panel of 16 weight rows × 256 columns
 // is decoded once into a cache-resident buffer and reused by up to 256 tokens.
 void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,

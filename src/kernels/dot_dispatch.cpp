@@ -1,4 +1,5 @@
 // dot.h's row and matrix-vector entry points: argument checks, table choice, and the split across threads.
+#include <algorithm>
 #include <string>
 
 #include "core/quant.h"
@@ -153,6 +154,58 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, 
     const auto dot = kern::table_for(isa).type[kern::slot_of(t)].dot_f32;
     const auto* base = static_cast<const uint8_t*>(w);
     for_rows(rows, rb, pool, [&](int64_t r) { y[r] = cols == 0 ? 0.0f : dot(base + r * rb, x, cols); });
+}
+
+void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa) {
+    const kern::KernelTable& k = kern::table_for(isa);
+    std::vector<ActivationQ8> xq(jobs.size());
+    std::vector<size_t> row_bytes(jobs.size()), start(jobs.size() + 1, 0);  // start: byte offset of each job
+    for (size_t j = 0; j < jobs.size(); ++j) {
+        const MatvecJob& job = jobs[j];
+        kern::check_shape("matvec", job.rows, job.cols);
+        row_bytes[j] = weight_row_bytes(job.type, job.cols);
+        if (job.cols == 0) std::fill(job.y, job.y + job.rows, 0.0f);  // no bytes, so no thread would take it
+        if (dtype_is_quantized(job.type)) xq[j].quantize(ActivationQ8::layout_for(job.type), job.x, job.cols, isa);
+        start[j + 1] = start[j] + row_bytes[j] * static_cast<size_t>(job.rows);
+    }
+    // Rows [r0, r1) of job j.
+    const auto run = [&](size_t j, int64_t r0, int64_t r1) {
+        const MatvecJob& job = jobs[j];
+        const auto* base = static_cast<const uint8_t*>(job.w);
+        const size_t rb = row_bytes[j];
+        if (job.cols == 0) {
+            for (int64_t r = r0; r < r1; ++r) job.y[r] = 0.0f;
+        } else if (dtype_is_quantized(job.type)) {
+            const auto dot = k.type[kern::slot_of(job.type)].dot_q8;
+            const kern::Q8View v = view_of(xq[j]);
+            for (int64_t r = r0; r < r1; ++r) job.y[r] = dot(base + r * rb, v, job.cols);
+        } else {
+            const auto dot = k.type[kern::slot_of(job.type)].dot_f32;
+            for (int64_t r = r0; r < r1; ++r) job.y[r] = dot(base + r * rb, job.x, job.cols);
+        }
+    };
+    const size_t total = start.back();
+    if (pool.size() == 1 || total < kMinParallelBytes) {
+        for (size_t j = 0; j < jobs.size(); ++j) run(j, 0, jobs[j].rows);
+        return;
+    }
+    // Part p takes the rows whose first byte lies in [total·p/P, total·(p+1)/P): contiguous runs of rows,
+    // so each thread streams its weights in order as a lone matvec would.
+    const size_t parts = static_cast<size_t>(pool.size());
+    pool.parallel_for(parts, [&](size_t pb, size_t pe) {
+        for (size_t p = pb; p < pe; ++p) {
+            const size_t lo = total * p / parts, hi = total * (p + 1) / parts;
+            for (size_t j = 0; j < jobs.size(); ++j) {
+                if (start[j + 1] <= lo || start[j] >= hi || row_bytes[j] == 0) continue;
+                const auto first_row = [&](size_t at) {  // first row starting at or after byte `at`
+                    const size_t off = at > start[j] ? at - start[j] : 0;
+                    return static_cast<int64_t>(std::min<size_t>((off + row_bytes[j] - 1) / row_bytes[j],
+                                                                 static_cast<size_t>(jobs[j].rows)));
+                };
+                run(j, first_row(lo), first_row(hi));
+            }
+        }
+    });
 }
 
 void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,

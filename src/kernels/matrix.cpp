@@ -35,4 +35,16 @@ void Matrix::matmul(const float* x, int64_t T, float* y, ThreadPool& pool) const
     rwkv::matmul(type_, data_, rows_, cols_, x, T, y, pool);
 }
 
+void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& pool) {
+    if (T != 1) {
+        for (const Product& p : products) p.w->matmul(p.x, T, p.y, pool);
+        return;
+    }
+    std::vector<MatvecJob> jobs;
+    jobs.reserve(products.size());
+    for (const Product& p : products)
+        jobs.push_back({p.w->type(), p.w->data(), p.w->rows(), p.w->cols(), p.x, p.y});
+    matvec_batch(jobs, pool);
+}
+
 }  // namespace rwkv

@@ -45,4 +45,15 @@ private:
     std::shared_ptr<const void> keep_alive_;
 };
 
+// One product of a batch: y[T, w.rows()] = x[T, w.cols()] · wᵀ.
+struct Product {
+    const Matrix* w;
+    const float* x;
+    float* y;
+};
+
+// Independent products of the same T tokens. For one token they run as one parallel loop (rwkv::matvec_batch),
+// which is how generation avoids a pool wake-up per small matrix; for more, one matmul each.
+void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& pool);
+
 }  // namespace rwkv

@@ -116,7 +116,7 @@ void ChannelMix::run(float* state_prev, const float* xx, float* out, int64_t T, 
     shift_mix(xx, prev.data(), mu_k.data(), 0, T, C, xk.data());
     shift_mix(xx, prev.data(), mu_r.data(), 0, T, C, xr.data());
     key.matmul(xk.data(), T, k.data(), pool);
-    for (float& v : k) v = v > 0 ? v * v : 0.0f;
+    relu_squared(k);
     receptance.matmul(xr.data(), T, r.data(), pool);
     value.matmul(k.data(), T, out, pool);
     for (size_t i = 0; i < r.size(); ++i) out[i] *= sigmoid(r[i]);

@@ -3,6 +3,8 @@
 // structure, token shift, the output norm and head. A generation supplies its time mix and channel
 // mix; both see T tokens at once so projections are matrix–matrix products.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/matrix.h"
@@ -61,5 +63,19 @@ struct ChannelMix {
 };
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+// relu(x)² in place. The sign bit clears negatives with integer ops: GCC turns any float compare or max here
+// into a branch, and the signs of K·x are random enough that it mispredicted on about half of the elements
+// (2% of generation time on a 0.1B model). This form vectorises.
+inline void relu_squared(std::vector<float>& v) {
+    for (float& z : v) {
+        int32_t bits;
+        std::memcpy(&bits, &z, 4);
+        bits &= ~(bits >> 31);  // all ones where negative
+        float r;
+        std::memcpy(&r, &bits, 4);
+        z = r * r;
+    }
+}
 
 }  // namespace rwkv

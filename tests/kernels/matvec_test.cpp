@@ -93,5 +93,50 @@ TEST_P(Matvec, SharedActivationsOverloadMatchesAndChecksLayout) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, Matvec, testing::ValuesIn(kAllTypes), test::type_param_name);
 
+// A batch of products of every type, sizes no split divides, an empty-row product and a zero-column one, must
+// give exactly what each product gives alone, for any thread count (the split moves rows between threads,
+// never changes how a row is computed).
+TEST(MatvecBatch, EqualsEachProductAloneForAnyThreadCount) {
+    struct Case {
+        DType t;
+        int64_t rows, cols;
+    };
+    std::vector<Case> cases;
+    uint32_t seed = 1;
+    for (DType t : kAllTypes) {
+        const int64_t b = weight_block_size(t);
+        cases.push_back({t, 7 + 13 * static_cast<int64_t>(cases.size() % 5), b == 1 ? 77 : 3 * b});
+    }
+    cases.push_back({DType::Q8_0, 1531, 96});  // 156 KB: the batch is past the size at which it is split
+    cases.push_back({DType::BF16, 0, 64});
+    cases.push_back({DType::F16, 5, 0});
+    std::vector<test::Weights> w;
+    std::vector<std::vector<float>> x;
+    for (const Case& c : cases) {
+        w.push_back(test::make_weights(c.t, c.rows, c.cols, seed++));
+        x.push_back(test::gaussian(c.cols, seed++));
+    }
+    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+        for (int threads : {1, 2, 3}) {
+            ThreadPool pool(threads), one(1);
+            std::vector<std::vector<float>> alone(cases.size()), batched(cases.size());
+            std::vector<MatvecJob> jobs;
+            for (size_t i = 0; i < cases.size(); ++i) {
+                const Case& c = cases[i];
+                alone[i].assign(static_cast<size_t>(c.rows), -1.0f);
+                batched[i].assign(static_cast<size_t>(c.rows), -2.0f);
+                matvec(c.t, w[i].bytes.data(), c.rows, c.cols, x[i].data(), alone[i].data(), one, isa);
+                jobs.push_back({c.t, w[i].bytes.data(), c.rows, c.cols, x[i].data(), batched[i].data()});
+            }
+            matvec_batch(jobs, pool, isa);
+            for (size_t i = 0; i < cases.size(); ++i)
+                for (int64_t r = 0; r < cases[i].rows; ++r)
+                    ASSERT_EQ(batched[i][static_cast<size_t>(r)], alone[i][static_cast<size_t>(r)])
+                        << dtype_name(cases[i].t) << " job " << i << " row " << r << " threads " << threads << " "
+                        << isa_name(isa);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace rwkv
