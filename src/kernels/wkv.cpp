@@ -7,13 +7,20 @@
 
 namespace rwkv {
 
-void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa, float* bb,
-          float* pp, float* y) {
+void wkv4_reference(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa,
+                    float* bb, float* pp, float* y) {
+    kern::wkv4_channels_scalar(T, C, C, w, u, k, v, aa, bb, pp, y);
+}
+
+namespace kern {
+
+void wkv4_channels_scalar(int64_t T, int64_t C, int64_t n, const float* w, const float* u, const float* k,
+                          const float* v, float* aa, float* bb, float* pp, float* y) {
     for (int64_t t = 0; t < T; ++t) {
         const float* kt = k + t * C;
         const float* vt = v + t * C;
         float* yt = y + t * C;
-        for (int64_t c = 0; c < C; ++c) {
+        for (int64_t c = 0; c < n; ++c) {
             // Output: the bonus u applies to the current token only.
             const float ww = u[c] + kt[c];
             float p = std::max(pp[c], ww);
@@ -31,6 +38,8 @@ void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, 
         }
     }
 }
+
+}  // namespace kern
 
 void wkv5_reference(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
                     int64_t w_row_stride, const float* u, float* s, float* y) {
@@ -123,6 +132,28 @@ void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const
                 }
             }
         }
+    });
+}
+
+void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa, float* bb,
+          float* pp, float* y, ThreadPool& pool, Isa isa) {
+#ifdef RWKV_KERNELS_AVX2
+    const auto part = clamp_isa(isa) >= Isa::Avx2 ? kern::wkv4_channels_avx2 : kern::wkv4_channels_scalar;
+#else
+    (void)isa;
+    const auto part = kern::wkv4_channels_scalar;
+#endif
+    // Channels are independent. Split in runs of 8 (whole vectors) and only when there is enough work
+    // (T·C updates) to pay for waking the pool: one token of a small model is not.
+    const int64_t groups = (C + 7) / 8;
+    const auto run = [&](int64_t g0, int64_t g1) {
+        const int64_t c0 = 8 * g0, n = std::min(C, 8 * g1) - c0;
+        if (n > 0)
+            part(T, C, n, w + c0, u + c0, k + c0, v + c0, aa + c0, bb + c0, pp + c0, y + c0);
+    };
+    if (pool.size() == 1 || T * C < 8192) return run(0, groups);
+    pool.parallel_for(static_cast<size_t>(groups), [&](size_t begin, size_t end) {
+        run(static_cast<int64_t>(begin), static_cast<int64_t>(end));
     });
 }
 

@@ -10,8 +10,12 @@ namespace rwkv {
 
 // v4: per channel, with the running maximum pp that keeps exp() in range.
 // w = -exp(time_decay) (log-space decay), u = time_first.
+void wkv4_reference(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa,
+                    float* bb, float* pp, float* y);
+// The same, channels split across the pool, 8 channels at a time with AVX2/FMA where `isa` allows (a vector
+// exp within 2 ulp of std::exp on the arguments, all <= 0, that the running maximum leaves).
 void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa, float* bb,
-          float* pp, float* y);
+          float* pp, float* y, ThreadPool& pool, Isa isa = default_isa());
 
 // v5/v6: H heads of size N, state s [H, N(key), N(value)]:
 //   y_j = Σ_i r_i (u_i k_i v_j + s_ij);  s_ij = k_i v_j + w_i s_ij.

@@ -58,7 +58,7 @@ protected:
         a.value.matmul(xv.data(), T, v.data(), pool());
         a.receptance.matmul(xr.data(), T, r.data(), pool());
         float* s = st.att(l);
-        wkv4(T, C, a.w.data(), a.u.data(), k.data(), v.data(), s, s + C, s + 2 * C, y.data());
+        wkv4(T, C, a.w.data(), a.u.data(), k.data(), v.data(), s, s + C, s + 2 * C, y.data(), pool());
         for (size_t i = 0; i < n; ++i) y[i] *= sigmoid(r[i]);
         a.output.matmul(y.data(), T, out, pool());
     }

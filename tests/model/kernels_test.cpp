@@ -89,8 +89,8 @@ TEST(Wkv, V4MatchesUnstabilisedFormula) {
                v = random_vec(T * C, rng);
     std::vector<float> aa(C, 0), bb(C, 0), pp(C, -1e30f), y(T * C);
     // in two calls, to exercise the state hand-over
-    wkv4(4, C, w.data(), u.data(), k.data(), v.data(), aa.data(), bb.data(), pp.data(), y.data());
-    wkv4(T - 4, C, w.data(), u.data(), k.data() + 4 * C, v.data() + 4 * C, aa.data(), bb.data(), pp.data(),
+    wkv4_reference(4, C, w.data(), u.data(), k.data(), v.data(), aa.data(), bb.data(), pp.data(), y.data());
+    wkv4_reference(T - 4, C, w.data(), u.data(), k.data() + 4 * C, v.data() + 4 * C, aa.data(), bb.data(), pp.data(),
          y.data() + 4 * C);
     for (int t = 0; t < T; ++t)
         for (int c = 0; c < C; ++c) {

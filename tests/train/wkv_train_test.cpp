@@ -319,7 +319,7 @@ TEST(TrainWkv4, ForwardMatchesEngineKernel) {
         const auto w = cast<float>(c.w), u = cast<float>(c.u), k = cast<float>(c.k), v = cast<float>(c.v);
         const size_t C = static_cast<size_t>(c.C);
         std::vector<float> aa(C, 0.f), bb(C, 0.f), pp(C, -1e30f), y_ref(k.size());
-        wkv4(c.T, c.C, w.data(), u.data(), k.data(), v.data(), aa.data(), bb.data(), pp.data(), y_ref.data());
+        wkv4_reference(c.T, c.C, w.data(), u.data(), k.data(), v.data(), aa.data(), bb.data(), pp.data(), y_ref.data());
         const auto o = run_v4<float>(c, 2);
         ASSERT_EQ(o.tape.size(), 3 * k.size());
         EXPECT_LE(max_abs_diff(o.y, y_ref), 1e-5) << kmax;
@@ -328,7 +328,7 @@ TEST(TrainWkv4, ForwardMatchesEngineKernel) {
         std::fill(bb.begin(), bb.end(), 0.f);
         std::fill(pp.begin(), pp.end(), -1e30f);
         std::vector<float> y_part(k.size());
-        wkv4(c.T - 1, c.C, w.data(), u.data(), k.data(), v.data(), aa.data(), bb.data(), pp.data(), y_part.data());
+        wkv4_reference(c.T - 1, c.C, w.data(), u.data(), k.data(), v.data(), aa.data(), bb.data(), pp.data(), y_part.data());
         const size_t n = k.size(), last = n - C;
         for (size_t i = 0; i < C; ++i) {
             EXPECT_NEAR(o.tape[last + i], aa[i], 1e-5 * std::max(1.f, std::fabs(aa[i])));
