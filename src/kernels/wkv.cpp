@@ -111,27 +111,41 @@ void for_heads(int64_t H, ThreadPool& pool, HeadFn fn) {
 
 }  // namespace
 
-void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
-          int64_t w_row_stride, const float* u, float* s, float* y, ThreadPool& pool) {
-    const int64_t C = H * N;
-    for_heads(H, pool, [&](int64_t h) {
-        // One head is a one-head call of the reference with the head's offsets and the full row strides.
-        for (int64_t t = 0; t < T; ++t) {
-            const int64_t o = t * C + h * N;
-            const float* wt = w + t * w_row_stride + h * N;
-            float* sh = s + h * N * N;
-            float* yh = y + o;
-            for (int64_t j = 0; j < N; ++j) yh[j] = 0;
-            for (int64_t i = 0; i < N; ++i) {
-                const float ri = r[o + i], ki = k[o + i], ui = u[h * N + i], wi = wt[i];
-                float* si = sh + i * N;
-                for (int64_t j = 0; j < N; ++j) {
-                    const float av = ki * v[o + j];
-                    yh[j] += ri * (ui * av + si[j]);
-                    si[j] = av + wi * si[j];
-                }
+namespace kern {
+
+void wkv5_head_scalar(int64_t T, int64_t C, int64_t N, const float* r, const float* k, const float* v,
+                      const float* w, int64_t w_row_stride, const float* u, float* s, float* y) {
+    // One head is a one-head call of the reference with the head's offsets and the full row strides.
+    for (int64_t t = 0; t < T; ++t) {
+        const int64_t o = t * C;
+        const float* wt = w + t * w_row_stride;
+        float* yh = y + o;
+        for (int64_t j = 0; j < N; ++j) yh[j] = 0;
+        for (int64_t i = 0; i < N; ++i) {
+            const float ri = r[o + i], ki = k[o + i], ui = u[i], wi = wt[i];
+            float* si = s + i * N;
+            for (int64_t j = 0; j < N; ++j) {
+                const float av = ki * v[o + j];
+                yh[j] += ri * (ui * av + si[j]);
+                si[j] = av + wi * si[j];
             }
         }
+    }
+}
+
+}  // namespace kern
+
+void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
+          int64_t w_row_stride, const float* u, float* s, float* y, ThreadPool& pool, Isa isa) {
+    const int64_t C = H * N;
+#ifdef RWKV_KERNELS_AVX2
+    const auto head = clamp_isa(isa) >= Isa::Avx2 ? kern::wkv5_head_avx2 : kern::wkv5_head_scalar;
+#else
+    (void)isa;
+    const auto head = kern::wkv5_head_scalar;
+#endif
+    for_heads(H, pool, [&](int64_t h) {
+        head(T, C, N, r + h * N, k + h * N, v + h * N, w + h * N, w_row_stride, u + h * N, s + h * N * N, y + h * N);
     });
 }
 

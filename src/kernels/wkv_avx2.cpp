@@ -75,6 +75,38 @@ void wkv4_channels_avx2(int64_t T, int64_t C, int64_t n, const float* w, const f
         wkv4_channels_scalar(T, C, n - nv, w + nv, u + nv, k + nv, v + nv, aa + nv, bb + nv, pp + nv, y + nv);
 }
 
+void wkv5_head_avx2(int64_t T, int64_t C, int64_t N, const float* r, const float* k, const float* v,
+                    const float* w, int64_t w_row_stride, const float* u, float* s, float* y) {
+    // Vectorised over the value index j, where the reference's inner loop has no reduction: the same
+    // operations per element, unfused, so every path gives the reference's bits.
+    const int64_t nv = N - N % 8;
+    for (int64_t t = 0; t < T; ++t) {
+        const int64_t o = t * C;
+        const float* wt = w + t * w_row_stride;
+        float* yh = y + o;
+        for (int64_t j = 0; j < N; ++j) yh[j] = 0;
+        for (int64_t i = 0; i < N; ++i) {
+            const float ri = r[o + i], ki = k[o + i], ui = u[i], wi = wt[i];
+            const __m256 rv = _mm256_set1_ps(ri), kv = _mm256_set1_ps(ki), uv = _mm256_set1_ps(ui),
+                         wv = _mm256_set1_ps(wi);
+            float* si = s + i * N;
+            int64_t j = 0;
+            for (; j < nv; j += 8) {
+                const __m256 av = _mm256_mul_ps(kv, _mm256_loadu_ps(v + o + j));
+                const __m256 sj = _mm256_loadu_ps(si + j);
+                const __m256 add = _mm256_mul_ps(rv, _mm256_add_ps(_mm256_mul_ps(uv, av), sj));
+                _mm256_storeu_ps(yh + j, _mm256_add_ps(_mm256_loadu_ps(yh + j), add));
+                _mm256_storeu_ps(si + j, _mm256_add_ps(av, _mm256_mul_ps(wv, sj)));
+            }
+            for (; j < N; ++j) {
+                const float av = ki * v[o + j];
+                yh[j] += ri * (ui * av + si[j]);
+                si[j] = av + wi * si[j];
+            }
+        }
+    }
+}
+
 void wkv7_head_avx2(int64_t T, int64_t C, int64_t N, const float* r, const float* w, const float* k, const float* v,
                     const float* kk, const float* a, float* s, float* y) {
     const int64_t nv = N - N % 8;

@@ -117,14 +117,16 @@ TEST(Wkv, V5MatchesReferenceWithPerTokenAndSharedDecay) {
             std::vector<float> s_ref = s0, y_ref(n);
             wkv5_reference(sh.T, sh.H, sh.N, r.data(), k.data(), v.data(), w.data(), stride, u.data(), s_ref.data(),
                            y_ref.data());
-            for (int threads : {1, 2, 3}) {
-                ThreadPool pool(threads);
-                std::vector<float> s = s0, y(n);
-                wkv5(sh.T, sh.H, sh.N, r.data(), k.data(), v.data(), w.data(), stride, u.data(), s.data(), y.data(),
-                     pool);
-                // Same operations in the same order per head: identical results.
-                EXPECT_EQ(y, y_ref);
-                EXPECT_EQ(s, s_ref);
+            for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+                for (int threads : {1, 2, 3}) {
+                    ThreadPool pool(threads);
+                    std::vector<float> s = s0, y(n);
+                    wkv5(sh.T, sh.H, sh.N, r.data(), k.data(), v.data(), w.data(), stride, u.data(), s.data(),
+                         y.data(), pool, isa);
+                    // Same operations in the same order per head, on every path: identical results.
+                    EXPECT_EQ(y, y_ref) << isa_name(isa) << " threads " << threads;
+                    EXPECT_EQ(s, s_ref) << isa_name(isa) << " threads " << threads;
+                }
             }
         }
     }
