@@ -3,11 +3,12 @@
 //   v7, one head: the two reductions per state row (s·(−kk) and s·r) are what keep the plain loop scalar:
 //       without reassociation the compiler cannot vectorise them, so here they run in 8-lane partial sums.
 //   v4, 8 channels: four exp() per channel and token are what the plain loop spends its time on (libm's
-//       scalar expf); here a vector exp, with the state held in registers across the tokens.
+//       scalar expf); here exp8 (exp_avx2.h), with the state held in registers across the tokens.
 #include <immintrin.h>
 
 #include <cstdint>
 
+#include "kernels/exp_avx2.h"
 #include "kernels/wkv_head.h"
 
 namespace rwkv::kern {
@@ -18,29 +19,6 @@ float hsum(__m256 v) {
     const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-}
-
-// exp(x) for x <= 0 (what the v4 recurrence passes: differences to a running maximum), within 2 ulp of
-// std::exp: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by Cephes' degree-6 polynomial, 2^n into the exponent
-// bits. Below -87.3 the true value is under FLT_MIN and the result is 0 (std::exp gives a denormal there,
-// at most 1.2e-38 away). exp(0) is exactly 1.
-__m256 exp_nonpositive(__m256 x) {
-    const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    // r = x - n ln2 with ln2 split in two so n·ln2_hi is exact.
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i pow2n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(pow2n)));
 }
 
 }  // namespace
@@ -56,13 +34,13 @@ void wkv4_channels_avx2(int64_t T, int64_t C, int64_t n, const float* w, const f
             // The reference's order of operations, products and sums unfused; only exp differs.
             const __m256 ww = _mm256_add_ps(uc, kt);
             __m256 q = _mm256_max_ps(p, ww);
-            __m256 e1 = exp_nonpositive(_mm256_sub_ps(p, q)), e2 = exp_nonpositive(_mm256_sub_ps(ww, q));
+            __m256 e1 = exp8(_mm256_sub_ps(p, q)), e2 = exp8(_mm256_sub_ps(ww, q));
             const __m256 num = _mm256_add_ps(_mm256_mul_ps(e1, a), _mm256_mul_ps(e2, vt));
             _mm256_storeu_ps(y + t * C + c, _mm256_div_ps(num, _mm256_add_ps(_mm256_mul_ps(e1, b), e2)));
             const __m256 wd = _mm256_add_ps(wc, p);
             q = _mm256_max_ps(wd, kt);
-            e1 = exp_nonpositive(_mm256_sub_ps(wd, q));
-            e2 = exp_nonpositive(_mm256_sub_ps(kt, q));
+            e1 = exp8(_mm256_sub_ps(wd, q));
+            e2 = exp8(_mm256_sub_ps(kt, q));
             a = _mm256_add_ps(_mm256_mul_ps(e1, a), _mm256_mul_ps(e2, vt));
             b = _mm256_add_ps(_mm256_mul_ps(e1, b), e2);
             p = q;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/elementwise.h"
 #include "kernels/norm.h"
 #include "kernels/wkv.h"
 #include "model/block_model.h"
@@ -92,7 +93,10 @@ protected:
                 for (int64_t j = 0; j < T * D2; ++j) part[j] = std::tanh(part[j]);
                 a.decay_w2.matmul(part.data(), T, w.data(), pool());
                 for (int64_t t = 0; t < T; ++t)
-                    for (int64_t c = 0; c < C; ++c) w[t * C + c] = std::exp(-std::exp(a.decay[c] + w[t * C + c]));
+                    for (int64_t c = 0; c < C; ++c) w[t * C + c] += a.decay[c];
+                exp_inplace(w.data(), T * C);  // vectorised (kernels/elementwise.h)
+                for (int64_t j = 0; j < T * C; ++j) w[j] = -w[j];
+                exp_inplace(w.data(), T * C);
             }
         }
         wkv5(T, H, N, r.data(), k.data(), v.data(), w.data(), C, a.u.data(), st.att(l), y.data(), pool());

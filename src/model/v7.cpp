@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/elementwise.h"
 #include "kernels/norm.h"
 #include "kernels/wkv.h"
 #include "model/block_model.h"
@@ -104,7 +105,7 @@ protected:
         if (l != 0) first.push_back({&a.v.down, xm[V].data(), v_mid.data()});
         multiply_all(first, T, pool());
         for (float& z : w_mid) z = std::tanh(z);
-        for (float& z : g_mid) z = sigmoid(z);
+        sigmoid_inplace(g_mid.data(), static_cast<int64_t>(g_mid.size()));
         std::vector<Product> second = {{&a.w.up, w_mid.data(), w.data()},
                                        {&a.a.up, a_mid.data(), aa.data()},
                                        {&a.g.up, g_mid.data(), g.data()}};
@@ -114,17 +115,25 @@ protected:
             pass.v_first = v;
         } else {
             for (int64_t t = 0; t < T; ++t)
-                for (int64_t c = 0; c < C; ++c) {
-                    const int64_t i = t * C + c;
-                    v[i] += (pass.v_first[i] - v[i]) * sigmoid(a.v0[c] + tmp[i]);
-                }
+                for (int64_t c = 0; c < C; ++c) tmp[t * C + c] += a.v0[c];
+            sigmoid_inplace(tmp.data(), static_cast<int64_t>(n));
+            for (size_t i = 0; i < n; ++i) v[i] += (pass.v_first[i] - v[i]) * tmp[i];
         }
 
+        // decay w = exp(−0.606531·sigmoid(w0 + w)), in-context rate aa = sigmoid(a0 + aa), over whole arrays
+        // so the exps run vectorised (kernels/elementwise.h).
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t c = 0; c < C; ++c) {
+                w[t * C + c] += a.w0[c];
+                aa[t * C + c] += a.a0[c];
+            }
+        sigmoid_inplace(w.data(), static_cast<int64_t>(n));
+        for (float& z : w) z *= -kDecayScale;
+        exp_inplace(w.data(), static_cast<int64_t>(n));
+        sigmoid_inplace(aa.data(), static_cast<int64_t>(n));
         for (int64_t t = 0; t < T; ++t) {
             for (int64_t c = 0; c < C; ++c) {
                 const int64_t i = t * C + c;
-                w[i] = std::exp(-kDecayScale * sigmoid(a.w0[c] + w[i]));
-                aa[i] = sigmoid(a.a0[c] + aa[i]);
                 kk[i] = k[i] * a.k_k[c];
                 k[i] = k[i] * (1.0f + (aa[i] - 1.0f) * a.k_a[c]);
             }
