@@ -12,14 +12,20 @@ const char* isa_name(Isa isa) {
     switch (isa) {
         case Isa::Scalar: return "scalar";
         case Isa::Avx2: return "avx2";
+        case Isa::Avx512: return "avx512";
     }
     return "unknown";
 }
 
 Isa detected_isa() {
 #if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    // libgcc's checks include the OS's XSAVE support for the AVX and AVX-512 register state.
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+            return Isa::Avx512;
         return Isa::Avx2;
+    }
 #endif
     return Isa::Scalar;
 }
@@ -30,7 +36,8 @@ Isa parse_isa(const char* value, Isa fallback) {
     for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (v == "scalar") return Isa::Scalar;
     if (v == "avx2") return Isa::Avx2;
-    throw Error("RWKV_ISA='" + std::string(value) + "' is not one of: scalar, avx2");
+    if (v == "avx512") return Isa::Avx512;
+    throw Error("RWKV_ISA='" + std::string(value) + "' is not one of: scalar, avx2, avx512");
 }
 
 Isa clamp_isa(Isa requested) {
@@ -40,7 +47,7 @@ Isa clamp_isa(Isa requested) {
 
 Isa default_isa() {
     // Read once: the environment is fixed for the process, and getenv racing a setenv is undefined.
-    static const Isa isa = clamp_isa(parse_isa(std::getenv("RWKV_ISA"), Isa::Avx2));
+    static const Isa isa = clamp_isa(parse_isa(std::getenv("RWKV_ISA"), Isa::Avx512));
     return isa;
 }
 

@@ -8,33 +8,12 @@
 #include <cstring>
 
 #include "kernels/dot_kernels.h"
+#include "kernels/dot_simd_avx2.h"
 
 namespace rwkv::kern {
 namespace {
 
-// ---- small helpers ----
-
-float f16(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// Matvec streams weights once; the hardware prefetcher alone leaves the quantized kernels (many ALU ops per
-// byte) waiting on DRAM at a third of the bandwidth. Fetching this far ahead (measured best of 0.5-4 KB)
-// lets them reach the plain read bandwidth. Prefetches past the end of a matrix are harmless hints.
-constexpr int kPrefetchBytes = 2048;
-void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0); }
-
-__m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-__m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+// ---- small helpers (the rest, shared with dot_avx512.cpp, in dot_simd_avx2.h) ----
 
 // Pairwise unsigned x signed byte products summed to 8 int32 lanes. No int16 saturation can occur: every
 // caller keeps the unsigned side <= 128 and the signed side in -127..127 (2 * 128 * 127 < 32767).
@@ -44,13 +23,6 @@ __m256i mul_sum_us8(__m256i u, __m256i s) {
 
 // The same for two signed vectors: move a's sign onto b so a can be used unsigned.
 __m256i mul_sum_i8(__m256i a, __m256i b) { return mul_sum_us8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
-
-// 16 packed bytes -> 32 values 0..15: byte j's low nibble is element j, its high nibble element j + 16.
-// A broadcast load and a blend keep this off port 5 (an insert would compete with the dot's shuffles there).
-__m256i nibbles32(const uint8_t* qs) {
-    const __m256i t = _mm256_broadcastsi128_si256(load128(qs));
-    return _mm256_and_si256(_mm256_blend_epi32(t, _mm256_srli_epi16(t, 4), 0xf0), _mm256_set1_epi8(0x0f));
-}
 
 // Bit j of the little-endian 32-bit word at qh -> 0x10 in byte j (the fifth bit of the 5-bit formats).
 __m256i fifth_bits(const uint8_t* qh) {
@@ -265,23 +237,6 @@ float dot_q8_legacy(const void* w, const Q8View& x, int64_t n) {
 //   q4_0: the nibbles stay unsigned (q + 8), so maddubs needs no sign trick; 8 * sum(x_q) comes off in
 //         the integer sums (x carries sum(x_q) per block).
 //   q8_0: signed weights, the sign trick as above.
-__m256i fold4(__m256i m0, __m256i m1, __m256i m2, __m256i m3) {
-    const __m256i a = _mm256_add_epi32(_mm256_unpacklo_epi32(m0, m1), _mm256_unpackhi_epi32(m0, m1));
-    const __m256i c = _mm256_add_epi32(_mm256_unpacklo_epi32(m2, m3), _mm256_unpackhi_epi32(m2, m3));
-    return _mm256_add_epi32(_mm256_unpacklo_epi64(a, c), _mm256_unpackhi_epi64(a, c));
-}
-
-template <int kBlockBytes>
-__m128 four_f16(const uint8_t* b) {
-    uint64_t h = 0;
-    for (int k = 0; k < 4; ++k) {
-        uint16_t v;
-        std::memcpy(&v, b + k * kBlockBytes, 2);
-        h |= static_cast<uint64_t>(v) << (16 * k);
-    }
-    return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(h)));
-}
-
 template <int kBlockBytes, bool kNibbles>
 float dot_q8_by4(const void* w, const Q8View& x, int64_t n) {
     const auto* base = static_cast<const uint8_t*>(w);

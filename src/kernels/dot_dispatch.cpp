@@ -13,7 +13,11 @@ namespace kern {
 
 const KernelTable& table_for(Isa isa) {
 #if defined(RWKV_KERNELS_AVX2)
-    if (clamp_isa(isa) == Isa::Avx2) return avx2_kernels();
+    const Isa level = clamp_isa(isa);
+#if defined(RWKV_KERNELS_AVX512)
+    if (level >= Isa::Avx512) return avx512_kernels();
+#endif
+    if (level >= Isa::Avx2) return avx2_kernels();
 #else
     (void)isa;
 #endif

@@ -41,6 +41,7 @@ struct KernelTable {
 };
 
 const KernelTable& scalar_kernels();
-const KernelTable& avx2_kernels();  // only call when the CPU has AVX2, FMA and F16C
+const KernelTable& avx2_kernels();    // only call when the CPU has AVX2, FMA and F16C
+const KernelTable& avx512_kernels();  // only call when detected_isa() is Isa::Avx512
 
 }  // namespace rwkv::kern

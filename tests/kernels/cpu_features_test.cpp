@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "rwkv/error.h"
@@ -15,21 +16,27 @@ TEST(CpuFeatures, ParsesTheEnvironmentValue) {
     EXPECT_EQ(parse_isa("scalar", Isa::Avx2), Isa::Scalar);
     EXPECT_EQ(parse_isa("SCALAR", Isa::Avx2), Isa::Scalar);
     EXPECT_EQ(parse_isa("avx2", Isa::Scalar), Isa::Avx2);
+    EXPECT_EQ(parse_isa("AVX512", Isa::Scalar), Isa::Avx512);
     EXPECT_THROW(parse_isa("sse9", Isa::Avx2), Error);
     EXPECT_THROW(parse_isa("scalar ", Isa::Avx2), Error);
 }
 
 TEST(CpuFeatures, ClampNeverExceedsTheCpu) {
     EXPECT_EQ(clamp_isa(Isa::Scalar), Isa::Scalar);
-    EXPECT_EQ(clamp_isa(Isa::Avx2), detected_isa());
+    EXPECT_EQ(clamp_isa(Isa::Avx2), std::min(Isa::Avx2, detected_isa()));
+    EXPECT_EQ(clamp_isa(Isa::Avx512), detected_isa());
     EXPECT_STREQ(isa_name(Isa::Scalar), "scalar");
     EXPECT_STREQ(isa_name(Isa::Avx2), "avx2");
+    EXPECT_STREQ(isa_name(Isa::Avx512), "avx512");
 }
 
 TEST(CpuFeatures, DetectionAgreesWithTheCompilerBuiltins) {
 #if defined(__x86_64__)
     const bool all = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    EXPECT_EQ(detected_isa() == Isa::Avx2, all);
+    const bool avx512 = all && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    EXPECT_EQ(detected_isa() >= Isa::Avx2, all);
+    EXPECT_EQ(detected_isa() == Isa::Avx512, avx512);
 #else
     EXPECT_EQ(detected_isa(), Isa::Scalar);
 #endif
@@ -38,7 +45,7 @@ TEST(CpuFeatures, DetectionAgreesWithTheCompilerBuiltins) {
 // ctest runs this binary a second time with RWKV_ISA=scalar (see CMakeLists.txt), so both branches are taken.
 TEST(CpuFeatures, DefaultHonoursRwkvIsa) {
     const char* env = std::getenv("RWKV_ISA");
-    EXPECT_EQ(default_isa(), clamp_isa(parse_isa(env, Isa::Avx2))) << (env ? env : "(unset)");
+    EXPECT_EQ(default_isa(), clamp_isa(parse_isa(env, Isa::Avx512))) << (env ? env : "(unset)");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ using test::kF32Rel;
 std::vector<Isa> isas() {
     std::vector<Isa> v{Isa::Scalar};
     if (test::have_avx2()) v.push_back(Isa::Avx2);
+    if (detected_isa() >= Isa::Avx512) v.push_back(Isa::Avx512);
     return v;
 }
 
@@ -155,7 +156,7 @@ TEST(DotEdge, Q8_0WeightOfMinus128) {
     quantize_row(DType::Q8_0, src.data(), w.data(), 64);
     w[2 + 5] = 0x80;  // element 5 := -128 * d
     const std::vector<float> x = test::gaussian(64, 3);
-    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         ActivationQ8 xq;
         xq.quantize(Q8Layout::Block32, x.data(), 64, isa);
         std::vector<float> dec(64), xhat(64);

@@ -33,7 +33,7 @@ double ulps(float a, float b) {
 
 TEST(Elementwise, ExpWithinTwoUlpOfStdExpOnEveryIsa) {
     const std::vector<float> x = inputs();
-    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         std::vector<float> y = x;
         exp_inplace(y.data(), static_cast<int64_t>(y.size()), isa);
         for (size_t i = 0; i < x.size(); ++i) {
@@ -53,7 +53,7 @@ TEST(Elementwise, ExpWithinTwoUlpOfStdExpOnEveryIsa) {
         EXPECT_EQ(y[0], 1.0f) << "exp(0) must be exactly 1";
     }
     std::vector<float> nan = {std::numeric_limits<float>::quiet_NaN()};
-    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         exp_inplace(nan.data(), 1, isa);
         EXPECT_TRUE(std::isnan(nan[0])) << isa_name(isa);
     }
@@ -61,7 +61,7 @@ TEST(Elementwise, ExpWithinTwoUlpOfStdExpOnEveryIsa) {
 
 TEST(Elementwise, SigmoidMatchesTheFormulaOnEveryIsa) {
     const std::vector<float> x = inputs();
-    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         std::vector<float> y = x;
         sigmoid_inplace(y.data(), static_cast<int64_t>(y.size()), isa);
         for (size_t i = 0; i < x.size(); ++i) {
@@ -75,7 +75,7 @@ TEST(Elementwise, SigmoidMatchesTheFormulaOnEveryIsa) {
 }
 
 TEST(Elementwise, EmptyAndShortArrays) {
-    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         exp_inplace(nullptr, 0, isa);
         for (int64_t n = 1; n < 9; ++n) {
             std::vector<float> x(static_cast<size_t>(n) + 1, 0.0f);

@@ -22,7 +22,7 @@ void check_matmul(DType t, int64_t rows, int64_t cols, int64_t T, uint32_t seed)
     for (int64_t tok = 0; tok < T; ++tok)
         for (int64_t r = 0; r < rows; ++r)
             ref[tok * rows + r] = test::ref_dot(w.decoded.data() + r * cols, X.data() + tok * cols, cols);
-    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         for (int threads : {1, 2, 3}) {
             ThreadPool pool(threads);
             std::vector<float> Y(static_cast<size_t>(T * rows), -7.0f);

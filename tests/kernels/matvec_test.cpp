@@ -24,7 +24,7 @@ TEST_P(Matvec, MatchesDoubleReferenceOnEveryPath) {
         for (int64_t cols : {b == 1 ? int64_t{37} : b, b == 1 ? int64_t{300} : 3 * b}) {
             const test::Weights w = test::make_weights(t, rows, cols, static_cast<uint32_t>(rows * 1000 + cols));
             const std::vector<float> x = test::gaussian(cols, 7, 1.5f);
-            for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+            for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
                 ActivationQ8 xq;
                 const bool q8 = dtype_is_quantized(t);
                 if (q8) xq.quantize(ActivationQ8::layout_for(t), x.data(), cols, isa);
@@ -116,7 +116,7 @@ TEST(MatvecBatch, EqualsEachProductAloneForAnyThreadCount) {
         w.push_back(test::make_weights(c.t, c.rows, c.cols, seed++));
         x.push_back(test::gaussian(c.cols, seed++));
     }
-    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         for (int threads : {1, 2, 3}) {
             ThreadPool pool(threads), one(1);
             std::vector<std::vector<float>> alone(cases.size()), batched(cases.size());

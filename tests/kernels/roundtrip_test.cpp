@@ -104,7 +104,7 @@ TEST_P(RoundTrip, KernelDecodersMatchTheReferenceBitForBit) {
     test::encode_row(t, x.data(), b.data(), n);
     std::vector<float> ref(static_cast<size_t>(n));
     test::decode_row(t, b.data(), ref.data(), n);
-    for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         if (isa == Isa::Avx2 && !test::have_avx2()) continue;
         for (int64_t len : test::awkward_lengths(t)) {
             std::vector<float> y(static_cast<size_t>(len), -1.0f);

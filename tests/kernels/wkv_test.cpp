@@ -44,7 +44,7 @@ TEST(Wkv, V7MatchesReferenceAtEveryIsaAndThreadCount) {
         std::vector<float> s_ref = s0, y_ref(n);
         wkv7_reference(sh.T, sh.H, sh.N, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), s_ref.data(),
                        y_ref.data());
-        for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+        for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
             for (int threads : {1, 2, 3}) {
                 ThreadPool pool(threads);
                 std::vector<float> s = s0, y(n);
@@ -80,7 +80,7 @@ TEST(Wkv, V4MatchesReferenceAtEveryIsaAndThreadCount) {
             std::vector<float> aa_ref = aa0, bb_ref = bb0, pp_ref = pp0, y_ref(n);
             wkv4_reference(sh.T, sh.C, w.data(), u.data(), k.data(), v.data(), aa_ref.data(), bb_ref.data(),
                            pp_ref.data(), y_ref.data());
-            for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+            for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
                 for (int threads : {1, 2, 3}) {
                     ThreadPool pool(threads);
                     std::vector<float> aa = aa0, bb = bb0, pp = pp0, y(n);
@@ -117,7 +117,7 @@ TEST(Wkv, V5MatchesReferenceWithPerTokenAndSharedDecay) {
             std::vector<float> s_ref = s0, y_ref(n);
             wkv5_reference(sh.T, sh.H, sh.N, r.data(), k.data(), v.data(), w.data(), stride, u.data(), s_ref.data(),
                            y_ref.data());
-            for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+            for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
                 for (int threads : {1, 2, 3}) {
                     ThreadPool pool(threads);
                     std::vector<float> s = s0, y(n);

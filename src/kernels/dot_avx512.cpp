@@ -1,0 +1,81 @@
+// The integer dots of q4_0 and q8_0 with AVX-512 VNNI (vpdpbusd on 256-bit vectors, AVX512VL), on top of
+// the AVX2 table for everything else. This file alone is built with the AVX-512 flags and is reached only
+// through avx512_kernels(), which the dispatcher calls after checking the CPU (see dot_kernels.h).
+//
+// vpdpbusd multiplies unsigned by signed bytes and sums each four into an int32 lane in one instruction,
+// where AVX2 needs maddubs + madd, and for q8_0 two sign instructions more. The weights are made unsigned
+// by an offset instead (q4_0's nibbles are q + 8 already; q8_0 bytes get +128 by flipping the top bit, so
+// -128 needs no special case), and offset · sum(x_q) comes off the integer sums, x carrying sum(x_q) per
+// block. The float side is the AVX2 kernel's: four blocks folded into one vector, one convert, one FMA.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/dot_kernels.h"
+#include "kernels/dot_simd_avx2.h"
+
+namespace rwkv::kern {
+namespace {
+
+// The 32 weights of a block as unsigned bytes (stored value + offset), in element order.
+template <bool kNibbles>
+__m256i unsigned_bytes(const uint8_t* b) {
+    if constexpr (kNibbles) return nibbles32(b + 2);
+    return _mm256_xor_si256(load256(b + 2), _mm256_set1_epi8(static_cast<char>(0x80)));
+}
+
+template <int kBlockBytes, bool kNibbles>
+float dot_q8_vnni(const void* w, const Q8View& x, int64_t n) {
+    // Offset per block is 8 (q4_0) or 128 (q8_0) times sum(x_q); each block spans two lanes after fold4.
+    constexpr int kHalfOffsetShift = kNibbles ? 2 : 6;
+    const auto* base = static_cast<const uint8_t*>(w);
+    const int64_t nb = n / 32;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const auto group = [&](int64_t i, __m256& acc) {
+        const uint8_t* b = base + kBlockBytes * i;
+        for (int line = 0; line < 4 * kBlockBytes; line += 64) prefetch(b + line);
+        __m256i m[4];
+        for (int k = 0; k < 4; ++k)
+            m[k] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned_bytes<kNibbles>(b + kBlockBytes * k),
+                                       load256(x.q + 32 * (i + k)));
+        const __m256i qs = _mm256_broadcastsi128_si256(load128(x.qsum + i));
+        const __m256i sums = _mm256_sub_epi32(fold4(m[0], m[1], m[2], m[3]), _mm256_slli_epi32(qs, kHalfOffsetShift));
+        const __m128 s = _mm_mul_ps(four_f16<kBlockBytes>(b), _mm_loadu_ps(x.d + i));
+        acc = _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(sums), acc);
+    };
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        group(i, acc0);
+        group(i + 4, acc1);
+    }
+    if (i + 4 <= nb) {
+        group(i, acc0);
+        i += 4;
+    }
+    float sum = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < nb; ++i) {  // at most three blocks
+        const uint8_t* b = base + kBlockBytes * i;
+        const __m256i m =
+            _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned_bytes<kNibbles>(b), load256(x.q + 32 * i));
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        const int32_t isum = _mm_cvtsi128_si32(h) - (x.qsum[i] << (kHalfOffsetShift + 1));
+        sum += f16(b) * x.d[i] * static_cast<float>(isum);
+    }
+    return sum;
+}
+
+}  // namespace
+
+const KernelTable& avx512_kernels() {
+    static const KernelTable table = [] {
+        KernelTable t = avx2_kernels();
+        t.type[kQ4_0].dot_q8 = dot_q8_vnni<18, true>;
+        t.type[kQ8_0].dot_q8 = dot_q8_vnni<34, false>;
+        return t;
+    }();
+    return table;
+}
+
+}  // namespace rwkv::kern

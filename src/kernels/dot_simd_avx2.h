@@ -1,0 +1,63 @@
+#pragma once
+// Helpers of the integer-dot kernels, for the files built with -mavx2 (dot_avx2.cpp) or above (dot_avx512.cpp)
+// only. Everything is static: each such file gets its own copy, so the linker never merges one into code
+// that runs on a CPU without those instructions (see dot_kernels.h).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace rwkv::kern {
+
+static inline float f16(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Matvec streams weights once; the hardware prefetcher alone leaves the quantized kernels (many ALU ops per
+// byte) waiting on DRAM at a third of the bandwidth. Fetching this far ahead (measured best of 0.5-4 KB)
+// lets them reach the plain read bandwidth. Prefetches past the end of a matrix are harmless hints.
+inline constexpr int kPrefetchBytes = 2048;
+static inline void prefetch(const uint8_t* p) {
+    _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
+}
+
+static inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+static inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+
+// 16 packed bytes -> 32 values 0..15: byte j's low nibble is element j, its high nibble element j + 16.
+// A broadcast load and a blend keep this off port 5 (an insert would compete with the dot's shuffles there).
+static inline __m256i nibbles32(const uint8_t* qs) {
+    const __m256i t = _mm256_broadcastsi128_si256(load128(qs));
+    return _mm256_and_si256(_mm256_blend_epi32(t, _mm256_srli_epi16(t, 4), 0xf0), _mm256_set1_epi8(0x0f));
+}
+
+// Four blocks' 8-lane int32 sums folded into one vector: lane j holds a partial sum of block j % 4, each block
+// in two lanes (one per 128-bit half).
+static inline __m256i fold4(__m256i m0, __m256i m1, __m256i m2, __m256i m3) {
+    const __m256i a = _mm256_add_epi32(_mm256_unpacklo_epi32(m0, m1), _mm256_unpackhi_epi32(m0, m1));
+    const __m256i c = _mm256_add_epi32(_mm256_unpacklo_epi32(m2, m3), _mm256_unpackhi_epi32(m2, m3));
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(a, c), _mm256_unpackhi_epi64(a, c));
+}
+
+// The f16 scales at the start of four consecutive blocks, as 4 floats.
+template <int kBlockBytes>
+static inline __m128 four_f16(const uint8_t* b) {
+    uint64_t h = 0;
+    for (int k = 0; k < 4; ++k) {
+        uint16_t v;
+        std::memcpy(&v, b + k * kBlockBytes, 2);
+        h |= static_cast<uint64_t>(v) << (16 * k);
+    }
+    return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(h)));
+}
+
+}  // namespace rwkv::kern
