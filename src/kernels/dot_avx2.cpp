@@ -241,7 +241,6 @@ template <int kBlockBytes, bool kNibbles>
 float dot_q8_by4(const void* w, const Q8View& x, int64_t n) {
     const auto* base = static_cast<const uint8_t*>(w);
     const int64_t nb = n / 32;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     const auto group = [&](int64_t i, __m256& acc) {
         const uint8_t* b = base + kBlockBytes * i;
         for (int line = 0; line < 4 * kBlockBytes; line += 64) prefetch(b + line);
@@ -261,21 +260,13 @@ float dot_q8_by4(const void* w, const Q8View& x, int64_t n) {
         acc = _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(sums), acc);
     };
     int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        group(i, acc0);
-        group(i + 4, acc1);
-    }
-    if (i + 4 <= nb) {
-        group(i, acc0);
-        i += 4;
-    }
-    float tail = 0;
+    float sum = by_groups_of_4(nb, group, &i);
     if (i < nb) {
         const int64_t done = 32 * i;
-        tail = dot_q8_legacy<kBlockBytes, kNibbles ? q4_0_bytes : q8_0_bytes, true, false>(
+        sum += dot_q8_legacy<kBlockBytes, kNibbles ? q4_0_bytes : q8_0_bytes, true, false>(
             base + kBlockBytes * i, {x.q + done, x.d + i, x.sum + i, x.qsum + i, x.bsum}, n - done);
     }
-    return hsum(_mm256_add_ps(acc0, acc1)) + tail;
+    return sum;
 }
 
 float dot_q8_q4_k(const void* w, const Q8View& x, int64_t n) {

@@ -30,7 +30,6 @@ float dot_q8_vnni(const void* w, const Q8View& x, int64_t n) {
     constexpr int kHalfOffsetShift = kNibbles ? 2 : 6;
     const auto* base = static_cast<const uint8_t*>(w);
     const int64_t nb = n / 32;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     const auto group = [&](int64_t i, __m256& acc) {
         const uint8_t* b = base + kBlockBytes * i;
         for (int line = 0; line < 4 * kBlockBytes; line += 64) prefetch(b + line);
@@ -44,15 +43,7 @@ float dot_q8_vnni(const void* w, const Q8View& x, int64_t n) {
         acc = _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(sums), acc);
     };
     int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        group(i, acc0);
-        group(i + 4, acc1);
-    }
-    if (i + 4 <= nb) {
-        group(i, acc0);
-        i += 4;
-    }
-    float sum = hsum(_mm256_add_ps(acc0, acc1));
+    float sum = by_groups_of_4(nb, group, &i);
     for (; i < nb; ++i) {  // at most three blocks
         const uint8_t* b = base + kBlockBytes * i;
         const __m256i m =

@@ -60,4 +60,22 @@ static inline __m128 four_f16(const uint8_t* b) {
     return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(h)));
 }
 
+// Runs group(i, acc) over blocks 0, 4, 8, ... while four remain, on two accumulators so consecutive groups'
+// FMAs overlap. Returns their sum; *done is the number of blocks covered (the caller takes the last 0-3).
+template <class Group>
+static inline float by_groups_of_4(int64_t nb, Group group, int64_t* done) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        group(i, acc0);
+        group(i + 4, acc1);
+    }
+    if (i + 4 <= nb) {
+        group(i, acc0);
+        i += 4;
+    }
+    *done = i;
+    return hsum(_mm256_add_ps(acc0, acc1));
+}
+
 }  // namespace rwkv::kern
