@@ -72,65 +72,57 @@ size_t available_memory_bytes() {
     return 0;
 }
 
-// Anonymous memory, untouched until the probe's threads write it, with the page size asked for.
-class ProbeBuffer {
-public:
-    ProbeBuffer(size_t bytes, ProbePages pages) {
-        // Room to start on a 2 MiB boundary, so every page of the buffer can be a huge one.
-        constexpr size_t kHuge = size_t{2} << 20;
-        size_ = bytes + kHuge;
-        base_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (base_ == MAP_FAILED)
-            throw Error("bandwidth probe: cannot allocate " + std::to_string(bytes >> 20) + " MiB");
-        const uintptr_t start = (reinterpret_cast<uintptr_t>(base_) + kHuge - 1) & ~(kHuge - 1);
-        data_ = reinterpret_cast<uint64_t*>(start);
-        // Advice only: where the kernel has no huge pages to give, the probe still runs.
-        madvise(data_, bytes, pages == ProbePages::huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-    }
-    ~ProbeBuffer() { munmap(base_, size_); }
-    ProbeBuffer(const ProbeBuffer&) = delete;
-    ProbeBuffer& operator=(const ProbeBuffer&) = delete;
-
-    uint64_t* data() const { return data_; }
-
-private:
-    void* base_ = nullptr;
-    size_t size_ = 0;
-    uint64_t* data_ = nullptr;
-};
-
 }  // namespace
 
-double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes, ProbePages pages) {
-    const size_t n = bytes / sizeof(uint64_t);
-    if (n == 0 || passes < 1) throw Error("bandwidth probe needs a non-empty buffer and at least one pass");
-    const ProbeBuffer buf(n * sizeof(uint64_t), pages);
-    uint64_t* p = buf.data();
-
-    // One range per thread, the same ranges for touching and reading.
-    const size_t parts = static_cast<size_t>(pool.size());
-    auto each_part = [&](auto&& fn) {
-        pool.parallel_for(parts, [&](size_t begin, size_t end) {
-            for (size_t k = begin; k < end; ++k) fn(k, n * k / parts, n * (k + 1) / parts);
-        });
-    };
-    each_part([&](size_t, size_t lo, size_t hi) {
-        for (size_t i = lo; i < hi; ++i) p[i] = i;
+BandwidthProbe::BandwidthProbe(ThreadPool& pool, size_t bytes, ProbePages pages)
+    : pool_(pool), n_(bytes / sizeof(uint64_t)) {
+    if (n_ == 0) throw Error("bandwidth probe needs a non-empty buffer");
+    // Anonymous memory with room to start on a 2 MiB boundary, so every page of the buffer can be a huge one.
+    constexpr size_t kHuge = size_t{2} << 20;
+    mapping_bytes_ = n_ * sizeof(uint64_t) + kHuge;
+    mapping_ = mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping_ == MAP_FAILED)
+        throw Error("bandwidth probe: cannot allocate " + std::to_string(bytes >> 20) + " MiB");
+    const uintptr_t start = (reinterpret_cast<uintptr_t>(mapping_) + kHuge - 1) & ~(kHuge - 1);
+    data_ = reinterpret_cast<uint64_t*>(start);
+    // Advice only: where the kernel has no huge pages to give, the probe still runs.
+    madvise(data_, n_ * sizeof(uint64_t), pages == ProbePages::huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    // Each thread touches the range it will read, so its pages land near it.
+    const size_t parts = static_cast<size_t>(pool_.size());
+    pool_.parallel_for(parts, [&](size_t begin, size_t end) {
+        for (size_t k = begin; k < end; ++k)
+            for (size_t i = n_ * k / parts; i < n_ * (k + 1) / parts; ++i) data_[i] = i;
     });
+}
 
+BandwidthProbe::~BandwidthProbe() { munmap(mapping_, mapping_bytes_); }
+
+double BandwidthProbe::measure(int passes) {
+    if (passes < 1) throw Error("bandwidth probe needs at least one pass");
+    const size_t parts = static_cast<size_t>(pool_.size());
     std::vector<uint64_t> sums(parts);
     double best = 0;
     for (int pass = 0; pass < passes; ++pass) {
         const auto t0 = std::chrono::steady_clock::now();
-        each_part([&](size_t k, size_t lo, size_t hi) { sums[k] = sum_words(p + lo, hi - lo); });
+        pool_.parallel_for(parts, [&](size_t begin, size_t end) {
+            for (size_t k = begin; k < end; ++k) {
+                const size_t lo = n_ * k / parts, hi = n_ * (k + 1) / parts;
+                sums[k] = sum_words(data_ + lo, hi - lo);
+            }
+        });
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         // Checking the sum uses every load, so none can be optimised away.
         uint64_t total = 0;
         for (uint64_t v : sums) total += v;
-        if (total != sum_of_indices(n)) throw Error("bandwidth probe read back wrong data");
-        if (s > 0) best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / s);
+        if (total != sum_of_indices(n_)) throw Error("bandwidth probe read back wrong data");
+        if (s > 0) best = std::max(best, static_cast<double>(n_ * sizeof(uint64_t)) / s);
     }
     return best;
+}
+
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes, ProbePages pages) {
+    if (passes < 1) throw Error("bandwidth probe needs at least one pass");
+    return BandwidthProbe(pool, bytes, pages).measure(passes);
 }
 
 size_t bandwidth_probe_bytes() {

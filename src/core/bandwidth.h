@@ -2,6 +2,7 @@
 // How fast this machine streams memory into the cores, measured now: the ceiling on generation
 // speed, since generating a token reads every weight matrix once.
 #include <cstddef>
+#include <cstdint>
 
 namespace rwkv {
 
@@ -22,6 +23,27 @@ enum class ProbePages {
 // bandwidth_probe_bytes), else this measures the cache. Throws rwkv::Error if the memory cannot be
 // had.
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes = 5, ProbePages pages = ProbePages::huge);
+
+// The same probe kept allocated and touched, to measure again and again: between the timed runs of
+// something else, so that each run can be set against the bandwidth of its own moment. On a shared
+// virtual machine the bandwidth a core gets can change twofold from one second to the next.
+class BandwidthProbe {
+public:
+    BandwidthProbe(ThreadPool& pool, size_t bytes, ProbePages pages = ProbePages::huge);
+    ~BandwidthProbe();
+    BandwidthProbe(const BandwidthProbe&) = delete;
+    BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+
+    // Bytes per second, the best of `passes` reads of the whole buffer.
+    double measure(int passes = 1);
+
+private:
+    ThreadPool& pool_;
+    size_t n_ = 0;  // 64-bit words
+    void* mapping_ = nullptr;
+    size_t mapping_bytes_ = 0;
+    uint64_t* data_ = nullptr;
+};
 
 // A probe size the caches cannot hold: 4x the largest cache, at least 512 MiB, at most half the
 // memory now available (some virtual machines report last-level caches of hundreds of MiB).

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "core/bandwidth.h"
 #include "core/thread_pool.h"
@@ -65,6 +66,25 @@ TEST(Bench, PrintsConsistentFiguresForEachModel) {
                      "bandwidth limit");
         expect_close(g["fraction_of_bandwidth_limit"].get<double>(),
                      g["tokens_per_s"].get<double>() / g["bandwidth_limit_tokens_per_s"].get<double>(), "fraction");
+        // One pair per timed run; each run's fraction against the probe read right after it; the median of
+        // those; no pair saw more bandwidth than the reported ceiling, nor a faster run than the fastest.
+        const auto& runs = g.at("paired_runs");
+        ASSERT_EQ(runs.size(), g.at("runs").get<size_t>());
+        std::vector<double> fractions;
+        for (const auto& r : runs) {
+            for (const char* k : {"tokens_per_s", "bandwidth_gbs", "fraction"}) expect_positive(r, k, path + " pair");
+            expect_close(r["fraction"].get<double>(),
+                         r["tokens_per_s"].get<double>() * j["weights_bytes_per_token"].get<double>() /
+                             (r["bandwidth_gbs"].get<double>() * 1e9),
+                         "paired fraction");
+            EXPECT_LE(r["bandwidth_gbs"].get<double>(), j["memory_bandwidth_gbs"].get<double>() * (1 + 1e-12));
+            EXPECT_LE(r["tokens_per_s"].get<double>(), g["tokens_per_s"].get<double>() * (1 + 1e-9));
+            fractions.push_back(r["fraction"].get<double>());
+        }
+        std::sort(fractions.begin(), fractions.end());
+        const size_t mid = fractions.size() / 2;
+        expect_close(g["paired_fraction_median"].get<double>(),
+                     fractions.size() % 2 ? fractions[mid] : (fractions[mid - 1] + fractions[mid]) / 2, "median");
 
         const auto& p = j.at("prompt");
         for (const char* k : {"seconds", "tokens_per_s", "gflops"}) expect_positive(p, k, path + " prompt");
@@ -88,6 +108,16 @@ TEST(Bandwidth, ProbeMeasuresAPositiveRate) {
         EXPECT_GT(measure_read_bandwidth(pool, size_t{64} << 20, 2, pages), 0);
     EXPECT_GT(bandwidth_probe_bytes(), 0u);
     EXPECT_THROW(measure_read_bandwidth(pool, 0), Error);
+}
+
+// The kept probe reads the same (checked) data on every call; an odd size leaves the threads unequal ranges.
+TEST(Bandwidth, KeptProbeMeasuresAgainAndAgain) {
+    ThreadPool pool(3);
+    BandwidthProbe probe(pool, (size_t{16} << 20) + 24);
+    for (int i = 0; i < 3; ++i) EXPECT_GT(probe.measure(), 0);
+    EXPECT_GT(probe.measure(2), 0);
+    EXPECT_THROW(probe.measure(0), Error);
+    EXPECT_THROW(BandwidthProbe(pool, 7), Error);  // not one 64-bit word
 }
 
 }  // namespace

@@ -46,6 +46,12 @@ struct Timing {
     double best_s = 0;
     int runs = 0;
 };
+
+// One generation run and the bandwidth the probe read right after it, bytes/s.
+struct PairedRun {
+    double tokens_per_s = 0;
+    double bandwidth = 0;
+};
 template <class F>
 Timing fastest_run(F&& once) {
     Timing t;
@@ -97,7 +103,7 @@ nlohmann::ordered_json run_bench(const BenchArgs& a) {
     });
 
     const int32_t first = random_tokens(rng, 1, info.n_vocab)[0];
-    const Timing gt = fastest_run([&] {
+    const auto generate = [&] {
         State s = after_prompt;
         int32_t token = first;
         const auto t0 = std::chrono::steady_clock::now();
@@ -106,20 +112,51 @@ nlohmann::ordered_json run_bench(const BenchArgs& a) {
             token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
         }
         return seconds_since(t0);
-    });
-
-    // Before the probe, whose buffer would otherwise be the peak.
+    };
+    const double first_run = generate();
+    // Now, before the probe's buffer exists, which would otherwise be the peak.
     const int64_t rss = peak_rss_bytes();
+
+    // Each timed generation run is followed at once by a pass of the probe, so the run can be set against
+    // the bandwidth of its own moment (see BandwidthProbe): a lone probe before or after could catch the
+    // machine in another state and put the fraction far off either way.
     ThreadPool pool(threads);
-    const size_t probe = a.bandwidth_mib > 0 ? static_cast<size_t>(a.bandwidth_mib) << 20 : bandwidth_probe_bytes();
-    const double bandwidth = measure_read_bandwidth(pool, probe, 5, ProbePages::huge);
+    const size_t probe_bytes =
+        a.bandwidth_mib > 0 ? static_cast<size_t>(a.bandwidth_mib) << 20 : bandwidth_probe_bytes();
+    const int64_t bytes_per_token = model->weight_bytes_per_token();
+    std::vector<PairedRun> paired;
+    double bandwidth = 0;
+    Timing gt;
+    {
+        BandwidthProbe probe(pool, probe_bytes, ProbePages::huge);
+        paired.push_back({a.gen_tokens / first_run, probe.measure(2)});
+        gt = fastest_run([&] {
+            const double s = generate();
+            paired.push_back({a.gen_tokens / s, probe.measure(2)});
+            return s;
+        });
+        gt.best_s = std::min(gt.best_s, first_run);
+        ++gt.runs;
+        bandwidth = probe.measure(3);
+        for (const PairedRun& r : paired) bandwidth = std::max(bandwidth, r.bandwidth);
+    }
     // What memory behind 4 KiB pages gives, as weights mmap'd from the page cache get: the gap says
     // how much huge pages for the weights would be worth.
-    const double small_pages = measure_read_bandwidth(pool, probe, 5, ProbePages::small);
+    const double small_pages = measure_read_bandwidth(pool, probe_bytes, 5, ProbePages::small);
 
-    const int64_t bytes_per_token = model->weight_bytes_per_token();
     const double gen_tps = static_cast<double>(a.gen_tokens) / gt.best_s;
     const double limit_tps = bandwidth / static_cast<double>(bytes_per_token);
+    std::vector<double> fractions;
+    nlohmann::ordered_json runs = nlohmann::ordered_json::array();
+    for (const PairedRun& r : paired) {
+        const double f = r.tokens_per_s * static_cast<double>(bytes_per_token) / r.bandwidth;
+        fractions.push_back(f);
+        runs.push_back({{"tokens_per_s", r.tokens_per_s}, {"bandwidth_gbs", r.bandwidth / 1e9}, {"fraction", f}});
+    }
+    std::sort(fractions.begin(), fractions.end());
+    const size_t mid = fractions.size() / 2;
+    const double median_fraction =
+        fractions.size() % 2 ? fractions[mid] : (fractions[mid - 1] + fractions[mid]) / 2.0;
 
     nlohmann::ordered_json j;
     j["model"] = {{"path", info.path},         {"format", info.format},   {"generation", info.version_string()},
@@ -131,13 +168,15 @@ nlohmann::ordered_json run_bench(const BenchArgs& a) {
     j["weights_bytes_per_token_basis"] = kBytesPerTokenBasis;
     j["memory_bandwidth_gbs"] = bandwidth / 1e9;
     j["memory_bandwidth_small_pages_gbs"] = small_pages / 1e9;
-    j["memory_bandwidth_probe_bytes"] = probe;
+    j["memory_bandwidth_probe_bytes"] = probe_bytes;
     j["generation"] = {{"tokens", a.gen_tokens},
                        {"seconds", gt.best_s},
                        {"runs", gt.runs},
                        {"tokens_per_s", gen_tps},
                        {"bandwidth_limit_tokens_per_s", limit_tps},
-                       {"fraction_of_bandwidth_limit", gen_tps / limit_tps}};
+                       {"fraction_of_bandwidth_limit", gen_tps / limit_tps},
+                       {"paired_fraction_median", median_fraction},
+                       {"paired_runs", runs}};
     j["prompt"] = {{"tokens", a.prompt_tokens},
                    {"seconds", pt.best_s},
                    {"runs", pt.runs},
