@@ -241,23 +241,11 @@ template <int kBlockBytes, bool kNibbles>
 float dot_q8_by4(const void* w, const Q8View& x, int64_t n) {
     const auto* base = static_cast<const uint8_t*>(w);
     const int64_t nb = n / 32;
+    // q4_0's offset of 8 = 2^(2+1); q8_0 is signed, no offset.
     const auto group = [&](int64_t i, __m256& acc) {
-        const uint8_t* b = base + kBlockBytes * i;
-        for (int line = 0; line < 4 * kBlockBytes; line += 64) prefetch(b + line);
-        __m256i m[4];
-        for (int k = 0; k < 4; ++k) {
-            const uint8_t* bk = b + kBlockBytes * k;
-            const __m256i xq = load256(x.q + 32 * (i + k));
-            m[k] = kNibbles ? mul_sum_us8(nibbles32(bk + 2), xq) : mul_sum_i8(load256(bk + 2), xq);
-        }
-        __m256i sums = fold4(m[0], m[1], m[2], m[3]);
-        if constexpr (kNibbles) {
-            // Each block spans two lanes (one per half): 4 * sum(x_q) off each gives the 8 * sum(x_q).
-            const __m256i qs = _mm256_broadcastsi128_si256(load128(x.qsum + i));
-            sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(qs, 2));
-        }
-        const __m128 s = _mm_mul_ps(four_f16<kBlockBytes>(b), _mm_loadu_ps(x.d + i));
-        acc = _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(sums), acc);
+        add_group_of_4<kBlockBytes, kNibbles ? 2 : -1>(base, x, i, acc, [](const uint8_t* b, __m256i xq) {
+            return kNibbles ? mul_sum_us8(nibbles32(b + 2), xq) : mul_sum_i8(load256(b + 2), xq);
+        });
     };
     int64_t i = 0;
     float sum = by_groups_of_4(nb, group, &i);

@@ -31,16 +31,9 @@ float dot_q8_vnni(const void* w, const Q8View& x, int64_t n) {
     const auto* base = static_cast<const uint8_t*>(w);
     const int64_t nb = n / 32;
     const auto group = [&](int64_t i, __m256& acc) {
-        const uint8_t* b = base + kBlockBytes * i;
-        for (int line = 0; line < 4 * kBlockBytes; line += 64) prefetch(b + line);
-        __m256i m[4];
-        for (int k = 0; k < 4; ++k)
-            m[k] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned_bytes<kNibbles>(b + kBlockBytes * k),
-                                       load256(x.q + 32 * (i + k)));
-        const __m256i qs = _mm256_broadcastsi128_si256(load128(x.qsum + i));
-        const __m256i sums = _mm256_sub_epi32(fold4(m[0], m[1], m[2], m[3]), _mm256_slli_epi32(qs, kHalfOffsetShift));
-        const __m128 s = _mm_mul_ps(four_f16<kBlockBytes>(b), _mm_loadu_ps(x.d + i));
-        acc = _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(sums), acc);
+        add_group_of_4<kBlockBytes, kHalfOffsetShift>(base, x, i, acc, [](const uint8_t* b, __m256i xq) {
+            return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned_bytes<kNibbles>(b), xq);
+        });
     };
     int64_t i = 0;
     float sum = by_groups_of_4(nb, group, &i);

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/dot_kernels.h"
+
 namespace rwkv::kern {
 
 static inline float f16(const uint8_t* p) {
@@ -58,6 +60,25 @@ static inline __m128 four_f16(const uint8_t* b) {
         h |= static_cast<uint64_t>(v) << (16 * k);
     }
     return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(h)));
+}
+
+// Adds blocks i..i+3 of a row of 32-weight blocks (f16 scale first) to acc. block_sum(block, x_q) gives a
+// block's 8-lane int32 products with its 32 activations; with kOffsetShift >= 0 the weights were made unsigned
+// by an offset of 2^(kOffsetShift+1), which comes off as sum(x_q) << kOffsetShift in each of the two lanes per
+// block that fold4 leaves. The four f16 scales times x's scales, one convert and one FMA.
+template <int kBlockBytes, int kOffsetShift, class BlockSum>
+static inline void add_group_of_4(const uint8_t* base, const Q8View& x, int64_t i, __m256& acc, BlockSum block_sum) {
+    const uint8_t* b = base + kBlockBytes * i;
+    for (int line = 0; line < 4 * kBlockBytes; line += 64) prefetch(b + line);
+    __m256i m[4];
+    for (int k = 0; k < 4; ++k) m[k] = block_sum(b + kBlockBytes * k, load256(x.q + 32 * (i + k)));
+    __m256i sums = fold4(m[0], m[1], m[2], m[3]);
+    if constexpr (kOffsetShift >= 0) {
+        const __m256i qs = _mm256_broadcastsi128_si256(load128(x.qsum + i));
+        sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(qs, kOffsetShift));
+    }
+    const __m128 s = _mm_mul_ps(four_f16<kBlockBytes>(b), _mm_loadu_ps(x.d + i));
+    acc = _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(sums), acc);
 }
 
 // Runs group(i, acc) over blocks 0, 4, 8, ... while four remain, on two accumulators so consecutive groups'
