@@ -55,11 +55,15 @@ public:
     const float* block_sums() const { return sum_.data(); }   // Block32: scale * sum(q) per block
     const int32_t* block_qsums() const { return qsum_.data(); }  // Block32: sum(q) per block
     const int16_t* group_sums() const { return bsum_.data(); }  // Block256: sum(q) per 16 values
+    // Block32: q again, reordered per whole pair of blocks (a, b) as a[0:16] b[0:16] a[16:32] b[16:32], so
+    // the low nibbles of two 4-bit blocks loaded side by side meet their activations without a shuffle (an
+    // odd last block is left out). Only the AVX2/AVX-512 q4_0 kernels read it.
+    const int8_t* block_pairs() const { return pairs_.data(); }
 
 private:
     Q8Layout layout_ = Q8Layout::Block32;
     int64_t n_ = 0;
-    std::vector<int8_t> q_;
+    std::vector<int8_t> q_, pairs_;
     std::vector<float> d_, sum_;
     std::vector<int32_t> qsum_;
     std::vector<int16_t> bsum_;

@@ -236,25 +236,32 @@ float dot_q8_legacy(const void* w, const Q8View& x, int64_t n) {
 // (lane j: block j % 4), their four f16 scales converted together, and one convert and one FMA serve all four.
 // That roughly halves the multiply-port work per block, which is what bound the one-block loop (q4_0 ran at
 // ~11 GB/s per core hot, below the memory's rate for two cores).
-//   q4_0: the nibbles stay unsigned (q + 8), so maddubs needs no sign trick; 8 * sum(x_q) comes off in
-//         the integer sums (x carries sum(x_q) per block).
+//   q4_0: two blocks per vector (add_q4_0_group_of_4). The nibbles stay unsigned (q + 8), so maddubs needs
+//         no sign trick; 8 * sum(x_q) comes off in the integer sums (x carries sum(x_q) per block). The two
+//         maddubs results of a pair add in int16 without overflow: each is at most 2 * 15 * 127.
 //   q8_0: signed weights, the sign trick as above.
 template <int kBlockBytes, bool kNibbles>
 float dot_q8_by4(const void* w, const Q8View& x, int64_t n) {
     const auto* base = static_cast<const uint8_t*>(w);
     const int64_t nb = n / 32;
-    // q4_0's offset of 8 = 2^(2+1); q8_0 is signed, no offset.
     const auto group = [&](int64_t i, __m256& acc) {
-        add_group_of_4<kBlockBytes, kNibbles ? 2 : -1>(base, x, i, acc, [](const uint8_t* b, __m256i xq) {
-            return kNibbles ? mul_sum_us8(nibbles32(b + 2), xq) : mul_sum_i8(load256(b + 2), xq);
-        });
+        if constexpr (kNibbles) {
+            add_q4_0_group_of_4(base, x, i, acc, [](__m256i lo, __m256i x_lo, __m256i hi, __m256i x_hi) {
+                const __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x_lo), _mm256_maddubs_epi16(hi, x_hi));
+                return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+            });
+        } else {
+            add_group_of_4<kBlockBytes, -1>(base, x, i, acc, [](const uint8_t* b, __m256i xq) {
+                return mul_sum_i8(load256(b + 2), xq);
+            });
+        }
     };
     int64_t i = 0;
     float sum = by_groups_of_4(nb, group, &i);
     if (i < nb) {
         const int64_t done = 32 * i;
         sum += dot_q8_legacy<kBlockBytes, kNibbles ? q4_0_bytes : q8_0_bytes, true, false>(
-            base + kBlockBytes * i, {x.q + done, x.d + i, x.sum + i, x.qsum + i, x.bsum}, n - done);
+            base + kBlockBytes * i, {x.q + done, x.d + i, x.sum + i, x.qsum + i, x.bsum, nullptr}, n - done);
     }
     return sum;
 }

@@ -6,7 +6,8 @@
 // where AVX2 needs maddubs + madd, and for q8_0 two sign instructions more. The weights are made unsigned
 // by an offset instead (q4_0's nibbles are q + 8 already; q8_0 bytes get +128 by flipping the top bit, so
 // -128 needs no special case), and offset · sum(x_q) comes off the integer sums, x carrying sum(x_q) per
-// block. The float side is the AVX2 kernel's: four blocks folded into one vector, one convert, one FMA.
+// block. The rest is the AVX2 kernel's: q8_0 folds four blocks into one vector for one convert and one FMA,
+// q4_0 takes two blocks per vector against the paired activations (add_q4_0_group_of_4).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -31,9 +32,15 @@ float dot_q8_vnni(const void* w, const Q8View& x, int64_t n) {
     const auto* base = static_cast<const uint8_t*>(w);
     const int64_t nb = n / 32;
     const auto group = [&](int64_t i, __m256& acc) {
-        add_group_of_4<kBlockBytes, kHalfOffsetShift>(base, x, i, acc, [](const uint8_t* b, __m256i xq) {
-            return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned_bytes<kNibbles>(b), xq);
-        });
+        if constexpr (kNibbles) {
+            add_q4_0_group_of_4(base, x, i, acc, [](__m256i lo, __m256i x_lo, __m256i hi, __m256i x_hi) {
+                return _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, x_lo), hi, x_hi);
+            });
+        } else {
+            add_group_of_4<kBlockBytes, kHalfOffsetShift>(base, x, i, acc, [](const uint8_t* b, __m256i xq) {
+                return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned_bytes<kNibbles>(b), xq);
+            });
+        }
     };
     int64_t i = 0;
     float sum = by_groups_of_4(nb, group, &i);

@@ -1,5 +1,6 @@
 // dot.h's row and matrix-vector entry points: argument checks, table choice, and the split across threads.
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "core/quant.h"
@@ -44,7 +45,7 @@ namespace {
 constexpr size_t kMinParallelBytes = 96 * 1024;
 
 kern::Q8View view_of(const ActivationQ8& x) {
-    return {x.q(), x.scales(), x.block_sums(), x.block_qsums(), x.group_sums()};
+    return {x.q(), x.scales(), x.block_sums(), x.block_qsums(), x.group_sums(), x.block_pairs()};
 }
 
 void check_layout(DType t, const ActivationQ8& x, int64_t n) {
@@ -120,10 +121,22 @@ void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa)
         qsum_.resize(d_.size());
         bsum_.clear();
         k.quantize_q8_32(x, n, q_.data(), d_.data(), sum_.data(), qsum_.data());
+        // n bytes moved once per activation vector, against rows x n/2 weight bytes that reuse them.
+        const int64_t pair_bytes = n / 64 * 64;
+        pairs_.resize(static_cast<size_t>(pair_bytes));
+        for (int64_t p = 0; p < pair_bytes; p += 64) {
+            const int8_t* a = q_.data() + p;
+            int8_t* o = pairs_.data() + p;
+            std::memcpy(o, a, 16);
+            std::memcpy(o + 16, a + 32, 16);
+            std::memcpy(o + 32, a + 16, 16);
+            std::memcpy(o + 48, a + 48, 16);
+        }
     } else {
         bsum_.resize(static_cast<size_t>(n / 16));
         sum_.clear();
         qsum_.clear();
+        pairs_.clear();
         k.quantize_q8_256(x, n, q_.data(), d_.data(), bsum_.data());
     }
 }

@@ -21,6 +21,7 @@ struct Q8View {
     const float* sum;     // Block32: d * sum(q) per block
     const int32_t* qsum;  // Block32: sum(q) per block
     const int16_t* bsum;  // Block256: sum(q) per 16 values
+    const int8_t* pairs;  // Block32: q of each whole pair of blocks reordered for 4-bit weights (see ActivationQ8)
 };
 
 struct TypeKernels {

@@ -81,6 +81,37 @@ static inline void add_group_of_4(const uint8_t* base, const Q8View& x, int64_t 
     acc = _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(sums), acc);
 }
 
+// q4_0 blocks i..i+3 added to acc, two blocks per vector: the 16 packed bytes of blocks i and i+1 side by side
+// give both blocks' low nibbles with one AND and their high nibbles with one shift and AND, and x.pairs holds
+// the activations in that order. pair_dot(lo, x_lo, hi, x_hi) returns 8 int32 lanes, lanes 0-3 summing
+// products of the first block, 4-7 of the second. Against one block per vector (add_group_of_4) this drops
+// the per-block nibble blend and most of the fold, a third of the vector instructions per block; q4_0's
+// integer work, not memory, is what bounds it when the bandwidth is high.
+template <class PairDot>
+static inline void add_q4_0_group_of_4(const uint8_t* base, const Q8View& x, int64_t i, __m256& acc,
+                                       PairDot pair_dot) {
+    constexpr int kBlockBytes = 18;
+    const uint8_t* b = base + kBlockBytes * i;
+    for (int line = 0; line < 4 * kBlockBytes; line += 64) prefetch(b + line);
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i m[2];
+    for (int k = 0; k < 2; ++k) {
+        const uint8_t* qs = b + 2 * k * kBlockBytes + 2;
+        const int8_t* xp = x.pairs + 32 * i + 64 * k;
+        const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(load128(qs)), load128(qs + kBlockBytes), 1);
+        m[k] = pair_dot(_mm256_and_si256(v, m4), load256(xp), _mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                        load256(xp + 32));
+    }
+    // Per 128-bit half the lanes now hold blocks 0, 2, 0, 2 (low half) and 1, 3, 1, 3 (high half).
+    const __m256i order = _mm256_setr_epi32(0, 2, 0, 2, 1, 3, 1, 3);
+    __m256i sums = _mm256_add_epi32(_mm256_unpacklo_epi32(m[0], m[1]), _mm256_unpackhi_epi32(m[0], m[1]));
+    // The stored nibbles are q + 8: 8 * sum(x_q) per block comes off, half in each of its two lanes.
+    const __m256i qs = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(load128(x.qsum + i)), order);
+    sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(qs, 2));
+    const __m128 s = _mm_mul_ps(four_f16<kBlockBytes>(b), _mm_loadu_ps(x.d + i));
+    acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), order), _mm256_cvtepi32_ps(sums), acc);
+}
+
 // Runs group(i, acc) over blocks 0, 4, 8, ... while four remain, on two accumulators so consecutive groups'
 // FMAs overlap. Returns their sum; *done is the number of blocks covered (the caller takes the last 0-3).
 template <class Group>

@@ -2,6 +2,7 @@
 // scalar reference, and the Q8 path against its stated error bound.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -164,6 +165,50 @@ TEST(DotEdge, Q8_0WeightOfMinus128) {
         for (int i = 0; i < 64; ++i) xhat[i] = xq.value(i);
         const test::RefDot ref = test::ref_dot(dec.data(), xhat.data(), 64);
         EXPECT_NEAR(dot_row_q8(DType::Q8_0, w.data(), xq, isa), ref.value, kF32Rel * ref.abs_sum) << isa_name(isa);
+    }
+}
+
+// The pair order the q4_0 kernels read: per whole pair of blocks (a, b), a[0:16] b[0:16] a[16:32] b[16:32];
+// an odd last block has no pair.
+TEST(ActivationQ8Test, BlockPairsReorderEachWholePair) {
+    const std::vector<float> x = test::gaussian(32 * 7, 59, 3.0f);
+    ActivationQ8 xq;
+    xq.quantize(Q8Layout::Block32, x.data(), static_cast<int64_t>(x.size()));
+    for (int p = 0; p < 3; ++p) {
+        const int8_t* a = xq.q() + 64 * p;
+        const int8_t* b = a + 32;
+        const int8_t* got = xq.block_pairs() + 64 * p;
+        for (int j = 0; j < 16; ++j) {
+            ASSERT_EQ(got[j], a[j]) << p << " " << j;
+            ASSERT_EQ(got[16 + j], b[j]) << p << " " << j;
+            ASSERT_EQ(got[32 + j], a[16 + j]) << p << " " << j;
+            ASSERT_EQ(got[48 + j], b[16 + j]) << p << " " << j;
+        }
+    }
+}
+
+// The largest q4_0 products: every nibble 15 or 0 against activations of +-127. The AVX2 kernel adds two
+// maddubs results in int16 (each at most 2 * 15 * 127), so these must come out exact.
+TEST(DotEdge, Q4_0ExtremeNibblesAndActivations) {
+    const int64_t n = 32 * 9;
+    std::vector<uint8_t> w(weight_row_bytes(DType::Q4_0, n));
+    for (int64_t b = 0; b < n / 32; ++b) {  // scale 1.0 (f16 0x3c00), then 16 bytes of nibbles
+        uint8_t* blk = w.data() + 18 * b;
+        blk[0] = 0x00;
+        blk[1] = 0x3c;
+        std::fill(blk + 2, blk + 18, b % 3 == 2 ? 0x00 : 0xff);
+    }
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[i] = (i / 64) % 2 ? -1.0f : 1.0f;
+    std::vector<float> dec(static_cast<size_t>(n));
+    test::decode_row(DType::Q4_0, w.data(), dec.data(), n);
+    for (Isa isa : isas()) {
+        ActivationQ8 xq;
+        xq.quantize(Q8Layout::Block32, x.data(), n, isa);
+        std::vector<float> xhat(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i) xhat[i] = xq.value(i);
+        const test::RefDot ref = test::ref_dot(dec.data(), xhat.data(), n);
+        EXPECT_NEAR(dot_row_q8(DType::Q4_0, w.data(), xq, isa), ref.value, kF32Rel * ref.abs_sum) << isa_name(isa);
     }
 }
 

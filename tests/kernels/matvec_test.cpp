@@ -19,9 +19,10 @@ TEST_P(Matvec, MatchesDoubleReferenceOnEveryPath) {
     const DType t = GetParam();
     const int64_t b = weight_block_size(t);
     ThreadPool pools[] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
-    // Row counts no tile divides; row bytes large enough (with 203 rows) that the pool is really used.
+    // Row counts no tile divides (nor the four-row kernels); row bytes large enough (with 203 rows) that the
+    // pool is really used, and 13 blocks so the four-block loops run with a tail.
     for (int64_t rows : {1, 5, 13, 203}) {
-        for (int64_t cols : {b == 1 ? int64_t{37} : b, b == 1 ? int64_t{300} : 3 * b}) {
+        for (int64_t cols : {b == 1 ? int64_t{37} : b, b == 1 ? int64_t{300} : 3 * b, b == 1 ? int64_t{515} : 13 * b}) {
             const test::Weights w = test::make_weights(t, rows, cols, static_cast<uint32_t>(rows * 1000 + cols));
             const std::vector<float> x = test::gaussian(cols, 7, 1.5f);
             for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
