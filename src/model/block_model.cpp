@@ -115,9 +115,8 @@ void ChannelMix::run(float* state_prev, const float* xx, float* out, int64_t T, 
     token_shift(state_prev, xx, T, C, prev.data());
     shift_mix(xx, prev.data(), mu_k.data(), 0, T, C, xk.data());
     shift_mix(xx, prev.data(), mu_r.data(), 0, T, C, xr.data());
-    key.matmul(xk.data(), T, k.data(), pool);
+    multiply_all({{&key, xk.data(), k.data()}, {&receptance, xr.data(), r.data()}}, T, pool);
     relu_squared(k);
-    receptance.matmul(xr.data(), T, r.data(), pool);
     value.matmul(k.data(), T, out, pool);
     for (size_t i = 0; i < r.size(); ++i) out[i] *= sigmoid(r[i]);
 }

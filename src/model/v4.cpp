@@ -54,9 +54,9 @@ protected:
         shift_mix(xx, prev.data(), a.mu_k.data(), 0, T, C, xk.data());
         shift_mix(xx, prev.data(), a.mu_v.data(), 0, T, C, xv.data());
         shift_mix(xx, prev.data(), a.mu_r.data(), 0, T, C, xr.data());
-        a.key.matmul(xk.data(), T, k.data(), pool());
-        a.value.matmul(xv.data(), T, v.data(), pool());
-        a.receptance.matmul(xr.data(), T, r.data(), pool());
+        // One parallel loop for the three when generating (kernels/matrix.h: multiply_all).
+        multiply_all({{&a.key, xk.data(), k.data()}, {&a.value, xv.data(), v.data()}, {&a.receptance, xr.data(), r.data()}},
+                     T, pool());
         float* s = st.att(l);
         wkv4(T, C, a.w.data(), a.u.data(), k.data(), v.data(), s, s + C, s + 2 * C, y.data(), pool());
         for (size_t i = 0; i < n; ++i) y[i] *= sigmoid(r[i]);

@@ -77,23 +77,26 @@ protected:
         const TimeMix5& a = att_[l];
         const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
         const size_t n = static_cast<size_t>(T * C);
-        std::vector<float> prev(n), xm(n), k(n), v(n), r(n), y(n), yn(n);
+        std::vector<float> prev(n), xk(n), xv(n), xr(n), xg, k(n), v(n), r(n), g, y(n), yn(n);
         token_shift(st.att_x_prev(l), xx, T, C, prev.data());
-        shift_mix(xx, prev.data(), a.mu_k.data(), 0, T, C, xm.data());
-        a.key.matmul(xm.data(), T, k.data(), pool());
-        shift_mix(xx, prev.data(), a.mu_v.data(), 0, T, C, xm.data());
-        a.value.matmul(xm.data(), T, v.data(), pool());
-        shift_mix(xx, prev.data(), a.mu_r.data(), 0, T, C, xm.data());
-        a.receptance.matmul(xm.data(), T, r.data(), pool());
+        shift_mix(xx, prev.data(), a.mu_k.data(), 0, T, C, xk.data());
+        shift_mix(xx, prev.data(), a.mu_v.data(), 0, T, C, xv.data());
+        shift_mix(xx, prev.data(), a.mu_r.data(), 0, T, C, xr.data());
+        // The projections as one parallel loop when generating (kernels/matrix.h: multiply_all).
+        std::vector<Product> products = {
+            {&a.key, xk.data(), k.data()}, {&a.value, xv.data(), v.data()}, {&a.receptance, xr.data(), r.data()}};
+        if (!a.gate.empty()) {
+            xg.resize(n);
+            g.resize(n);
+            shift_mix(xx, prev.data(), a.mu_g.data(), 0, T, C, xg.data());
+            products.push_back({&a.gate, xg.data(), g.data()});
+        }
+        multiply_all(products, T, pool());
         wkv5(T, H, N, r.data(), k.data(), v.data(), a.w.data(), 0, a.u.data(), st.att(l), y.data(), pool());
         for (int64_t t = 0; t < T; ++t)
             group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
-        if (!a.gate.empty()) {
-            std::vector<float>& g = k;  // k is no longer needed
-            shift_mix(xx, prev.data(), a.mu_g.data(), 0, T, C, xm.data());
-            a.gate.matmul(xm.data(), T, g.data(), pool());
+        if (!a.gate.empty())
             for (size_t i = 0; i < n; ++i) yn[i] *= g[i] * sigmoid(g[i]);
-        }
         a.output.matmul(yn.data(), T, out, pool());
     }
 

@@ -71,34 +71,44 @@ protected:
         const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
         const int64_t D = info_.lora_dims[0], D2 = info_.lora_dims[1];
         const size_t n = static_cast<size_t>(T * C);
-        std::vector<float> prev(n), xm(n), mu(n), k(n), v(n), r(n), g(n), w(n), y(n), yn(n);
-        std::vector<float> lora(static_cast<size_t>(T * kMixes * D)), part(static_cast<size_t>(T * std::max(D, D2)));
+        std::vector<float> prev(n), xm(n), k(n), v(n), r(n), g(n), w(n), y(n), yn(n);
+        std::vector<float> lora(static_cast<size_t>(T * kMixes * D)), decay_mid(static_cast<size_t>(T * D2));
         token_shift(st.att_x_prev(l), xx, T, C, prev.data());
         shift_mix(xx, prev.data(), a.maa_x.data(), 0, T, C, xm.data());
         a.maa_w1.matmul(xm.data(), T, lora.data(), pool());
         for (float& z : lora) z = std::tanh(z);
-        float* dst[kMixes] = {w.data(), k.data(), v.data(), r.data(), g.data()};
-        const Matrix* proj[kMixes] = {nullptr, &a.key, &a.value, &a.receptance, &a.gate};
+        // Each mix's LoRA up-projection, then each mix's projection, as one parallel loop apiece when generating
+        // (kernels/matrix.h: multiply_all): two pool wake-ups where there were ten.
+        std::vector<float> part[kMixes], mu[kMixes], xs[kMixes];
+        std::vector<Product> ups;
+        for (int i = 0; i < kMixes; ++i) {
+            part[i].resize(static_cast<size_t>(T * D));
+            mu[i].resize(n);
+            xs[i].resize(n);
+            for (int64_t t = 0; t < T; ++t)
+                std::copy_n(&lora[(t * kMixes + i) * D], D, &part[i][t * D]);
+            ups.push_back({&a.maa_w2[i], part[i].data(), mu[i].data()});
+        }
+        multiply_all(ups, T, pool());
         for (int i = 0; i < kMixes; ++i) {
             for (int64_t t = 0; t < T; ++t)
-                std::copy_n(&lora[(t * kMixes + i) * D], D, &part[t * D]);
-            a.maa_w2[i].matmul(part.data(), T, mu.data(), pool());
-            for (int64_t t = 0; t < T; ++t)
-                for (int64_t c = 0; c < C; ++c) mu[t * C + c] += a.maa[i][c];
-            shift_mix(xx, prev.data(), mu.data(), C, T, C, xm.data());
-            if (proj[i]) {
-                proj[i]->matmul(xm.data(), T, dst[i], pool());
-            } else {  // decay: w = exp(−exp(time_decay + tanh(xw·w1)·w2))
-                a.decay_w1.matmul(xm.data(), T, part.data(), pool());
-                for (int64_t j = 0; j < T * D2; ++j) part[j] = std::tanh(part[j]);
-                a.decay_w2.matmul(part.data(), T, w.data(), pool());
-                for (int64_t t = 0; t < T; ++t)
-                    for (int64_t c = 0; c < C; ++c) w[t * C + c] += a.decay[c];
-                exp_inplace(w.data(), T * C);  // vectorised (kernels/elementwise.h)
-                for (int64_t j = 0; j < T * C; ++j) w[j] = -w[j];
-                exp_inplace(w.data(), T * C);
-            }
+                for (int64_t c = 0; c < C; ++c) mu[i][t * C + c] += a.maa[i][c];
+            shift_mix(xx, prev.data(), mu[i].data(), C, T, C, xs[i].data());
         }
+        // Mix 0 is the decay's: w = exp(−exp(time_decay + tanh(xw·w1)·w2)).
+        multiply_all({{&a.decay_w1, xs[0].data(), decay_mid.data()},
+                      {&a.key, xs[1].data(), k.data()},
+                      {&a.value, xs[2].data(), v.data()},
+                      {&a.receptance, xs[3].data(), r.data()},
+                      {&a.gate, xs[4].data(), g.data()}},
+                     T, pool());
+        for (float& z : decay_mid) z = std::tanh(z);
+        a.decay_w2.matmul(decay_mid.data(), T, w.data(), pool());
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t c = 0; c < C; ++c) w[t * C + c] += a.decay[c];
+        exp_inplace(w.data(), T * C);  // vectorised (kernels/elementwise.h)
+        for (int64_t j = 0; j < T * C; ++j) w[j] = -w[j];
+        exp_inplace(w.data(), T * C);
         wkv5(T, H, N, r.data(), k.data(), v.data(), w.data(), C, a.u.data(), st.att(l), y.data(), pool());
         for (int64_t t = 0; t < T; ++t)
             group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
