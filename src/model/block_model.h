@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 #include "kernels/matrix.h"
@@ -26,6 +27,15 @@ protected:
     // Values one layer hands to later layers within one forward() (v7's value residual).
     struct Pass {
         std::vector<float> v_first;
+        // Work array `slot` holding n floats, reused by every layer of the pass: the layers ask for the same
+        // sizes, so after the first one a token step neither allocates nor zeroes its temporaries. Its contents
+        // are whatever the last layer left (write before reading). A deque, so earlier slots stay put.
+        std::vector<float>& work(size_t slot, size_t n) {
+            while (scratch.size() <= slot) scratch.emplace_back();
+            scratch[slot].resize(n);
+            return scratch[slot];
+        }
+        std::deque<std::vector<float>> scratch;
     };
     // out[T, C] = the block's attention output for the normalised inputs xx[T, C]; state advanced.
     virtual void time_mix(int64_t layer, State& state, const float* xx, float* out, int64_t T, Pass& pass) const = 0;

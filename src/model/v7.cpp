@@ -88,21 +88,26 @@ protected:
         const TimeMix7& a = att_[l];
         const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
         const size_t n = static_cast<size_t>(T * C);
-        std::vector<float> prev(n), r(n), w(n), k(n), v(n), aa(n), g(n), kk(n), y(n), yn(n), tmp(n);
+        size_t slots = 0;
+        const auto work = [&](size_t len) -> std::vector<float>& { return pass.work(slots++, len); };
+        std::vector<float>&prev = work(n), &r = work(n), &w = work(n), &k = work(n), &v = work(n), &aa = work(n),
+        &g = work(n), &kk = work(n), &y = work(n), &yn = work(n), &tmp = work(n);
         token_shift(st.att_x_prev(l), xx, T, C, prev.data());
-        std::vector<float> xm[kMixes];
+        std::vector<float>* xm[kMixes];
         for (int m = 0; m < kMixes; ++m) {
-            xm[m].resize(n);
-            shift_mix(xx, prev.data(), a.mu[m].data(), 0, T, C, xm[m].data());
+            xm[m] = &work(n);
+            shift_mix(xx, prev.data(), a.mu[m].data(), 0, T, C, xm[m]->data());
         }
         // The LoRAs are up·f(down·x). All projections of the token-shifted inputs, then all LoRA up-projections,
         // each as one batch: for a single token that is two pool wake-ups instead of eleven.
-        const auto mid = [&](const Lora& lo) { return std::vector<float>(static_cast<size_t>(T * lo.down.rows())); };
-        std::vector<float> w_mid = mid(a.w), a_mid = mid(a.a), g_mid = mid(a.g), v_mid = l == 0 ? std::vector<float>{} : mid(a.v);
-        std::vector<Product> first = {{&a.receptance, xm[R].data(), r.data()}, {&a.w.down, xm[W].data(), w_mid.data()},
-                                      {&a.key, xm[K].data(), k.data()},         {&a.value, xm[V].data(), v.data()},
-                                      {&a.a.down, xm[A].data(), a_mid.data()},  {&a.g.down, xm[G].data(), g_mid.data()}};
-        if (l != 0) first.push_back({&a.v.down, xm[V].data(), v_mid.data()});
+        const auto mid = [&](const Lora& lo) -> std::vector<float>& {
+            return work(static_cast<size_t>(T * lo.down.rows()));
+        };
+        std::vector<float>&w_mid = mid(a.w), &a_mid = mid(a.a), &g_mid = mid(a.g), &v_mid = l == 0 ? work(0) : mid(a.v);
+        std::vector<Product> first = {{&a.receptance, xm[R]->data(), r.data()}, {&a.w.down, xm[W]->data(), w_mid.data()},
+                                      {&a.key, xm[K]->data(), k.data()},         {&a.value, xm[V]->data(), v.data()},
+                                      {&a.a.down, xm[A]->data(), a_mid.data()},  {&a.g.down, xm[G]->data(), g_mid.data()}};
+        if (l != 0) first.push_back({&a.v.down, xm[V]->data(), v_mid.data()});
         multiply_all(first, T, pool());
         for (float& z : w_mid) z = std::tanh(z);
         sigmoid_inplace(g_mid.data(), static_cast<int64_t>(g_mid.size()));
