@@ -82,18 +82,18 @@ void read_bandwidth(benchmark::State& state, bool prefetch) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n * sizeof(uint64_t)));
 }
 
-void matvec_bench(benchmark::State& state, DType t, int64_t n, bool cold) {
-    const std::vector<uint8_t> one = encode(t, n, n);
+void matvec_bench(benchmark::State& state, DType t, int64_t rows, int64_t n, bool cold) {
+    const std::vector<uint8_t> one = encode(t, rows, n);
     // Cold: enough copies that no cache level holds them; each call reads the next copy.
     const size_t copies = cold ? std::max<size_t>(2, (size_t{1} << 30) / one.size() + 1) : 1;
     std::vector<uint8_t> w(one.size() * copies);
     for (size_t c = 0; c < copies; ++c) std::memcpy(w.data() + c * one.size(), one.data(), one.size());
     const std::vector<float> x = gaussian(n, 2);
-    std::vector<float> y(static_cast<size_t>(n));
+    std::vector<float> y(static_cast<size_t>(rows));
     rwkv::ThreadPool pool(static_cast<int>(state.range(0)));
     size_t c = 0;
     for (auto _ : state) {
-        rwkv::matvec(t, w.data() + c * one.size(), n, n, x.data(), y.data(), pool);
+        rwkv::matvec(t, w.data() + c * one.size(), rows, n, x.data(), y.data(), pool);
         benchmark::DoNotOptimize(y.data());
         c = (c + 1) % copies;
     }
@@ -190,9 +190,19 @@ int main(int argc, char** argv) {
             for (bool cold : {false, true}) {
                 const std::string name = std::string("matvec/") + rwkv::dtype_name(t) + "/" + std::to_string(n) +
                                          (cold ? "/cold" : "/hot");
-                benchmark::RegisterBenchmark(name.c_str(), matvec_bench, t, n, cold)
+                benchmark::RegisterBenchmark(name.c_str(), matvec_bench, t, n, n, cold)
                     ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
             }
+        }
+    }
+    // The channel mix's shapes at n_embd 2048: key [4C, C] and value [C, 4C], whose 32 KB of fp32 input
+    // fills a core's L1 on its own.
+    for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{8192, 2048}, {2048, 8192}}) {
+        for (DType t : {DType::F16, DType::Q8_0, DType::Q4_0}) {
+            const std::string name = std::string("matvec/") + rwkv::dtype_name(t) + "/" + std::to_string(rows) + "x" +
+                                     std::to_string(cols) + "/cold";
+            benchmark::RegisterBenchmark(name.c_str(), matvec_bench, t, rows, cols, true)
+                ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
         }
     }
     for (int64_t n : {768, 2048}) {

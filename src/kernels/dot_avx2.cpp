@@ -163,16 +163,19 @@ void dequant_q6_k(const void* w, float* out, int64_t n) {
 
 // ---- dot products with fp32 activations ----
 
-template <int kBytes, __m256 (*Load8)(const uint8_t*), float (*Load1)(const uint8_t*)>
-float dot_float(const void* w, const float* x, int64_t n) {
-    const auto* p = static_cast<const uint8_t*>(w);
+// Activations of at least this many bytes fill a core's L1 (32 KB on the CPUs this targets) by themselves.
+constexpr int64_t kL1Bytes = 32 * 1024;
+// How far ahead those long rows ask for weights, into L2.
+constexpr int64_t kFarPrefetchBytes = 16 * 1024;
+
+template <int kBytes, __m256 (*Load8)(const uint8_t*), float (*Load1)(const uint8_t*), bool kFar>
+float dot_float_loop(const uint8_t* p, const float* x, int64_t n) {
     // Four chains hide the FMA latency; one would cap a core near a quarter of its throughput.
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
-    // No software prefetch, unlike the integer dots: these few instructions per byte leave the core enough
-    // slack for the hardware prefetcher, and on Zen 4 prefetching 2 KB ahead cost f16 a fifth of its rate
-    // (2048x2048 cold, 2 threads: 22-24 GB/s with it, 28-30 without, the read probe at 29-31 GB/s).
     for (; i + 32 <= n; i += 32) {
+        // One line or more of weights per step, so one prefetch per step covers every line.
+        if (kFar) _mm_prefetch(reinterpret_cast<const char*>(p + kBytes * i + kFarPrefetchBytes), _MM_HINT_T1);
         a0 = _mm256_fmadd_ps(Load8(p + kBytes * i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(Load8(p + kBytes * (i + 8)), _mm256_loadu_ps(x + i + 8), a1);
         a2 = _mm256_fmadd_ps(Load8(p + kBytes * (i + 16)), _mm256_loadu_ps(x + i + 16), a2);
@@ -182,6 +185,19 @@ float dot_float(const void* w, const float* x, int64_t n) {
     float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; ++i) s += Load1(p + kBytes * i) * x[i];
     return s;
+}
+
+template <int kBytes, __m256 (*Load8)(const uint8_t*), float (*Load1)(const uint8_t*)>
+float dot_float(const void* w, const float* x, int64_t n) {
+    const auto* p = static_cast<const uint8_t*>(w);
+    // Rows whose activations fit in L1 beside the streaming weights get no software prefetch: these few
+    // instructions per byte leave the hardware prefetcher enough slack, and on Zen 4 prefetching 2 KB ahead
+    // cost f16 a fifth of its rate (2048x2048 cold, 2 threads: 22-24 GB/s with it, 28-30 without, the read
+    // probe at 29-31 GB/s). Once x alone fills L1 (8192 fp32, the channel mix's value matrix at n_embd 2048),
+    // x is re-read from L2 on every row and the hardware prefetcher falls behind: one thread streamed such
+    // f16 rows at 12 GB/s against 27 at 2048 columns; asking for the weights 16 KB ahead into L2 gives 21-22.
+    if (n * static_cast<int64_t>(sizeof(float)) >= kL1Bytes) return dot_float_loop<kBytes, Load8, Load1, true>(p, x, n);
+    return dot_float_loop<kBytes, Load8, Load1, false>(p, x, n);
 }
 
 // Quantized weights with fp32 activations: decode 256 weights into L1, then the fp32 dot.

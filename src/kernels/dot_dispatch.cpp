@@ -7,6 +7,7 @@
 #include "core/quant_k.h"
 #include "kernels/dot.h"
 #include "kernels/dot_dispatch.h"
+#include "kernels/row_split.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -55,15 +56,19 @@ void check_layout(DType t, const ActivationQ8& x, int64_t n) {
         throw Error("activations hold " + std::to_string(x.size()) + " values, the weights " + std::to_string(n));
 }
 
-template <class RowFn>
-void for_rows(int64_t rows, size_t row_bytes, ThreadPool& pool, RowFn fn) {
-    const auto body = [&](size_t begin, size_t end) {
-        for (size_t r = begin; r < end; ++r) fn(static_cast<int64_t>(r));
-    };
-    if (pool.size() == 1 || static_cast<size_t>(rows) * row_bytes < kMinParallelBytes)
-        body(0, static_cast<size_t>(rows));
-    else
-        pool.parallel_for(static_cast<size_t>(rows), body);
+// Weight bytes per chunk of rows handed out to the threads: a few pages, so a thread streams each chunk
+// as one run while the last chunks even out the threads' finishing times.
+constexpr size_t kChunkBytes = 8 * 1024;
+
+// Calls fn(r0, r1) on row ranges that cover [0, rows) once, spread over the pool.
+template <class RangeFn>
+void for_rows(int64_t rows, size_t row_bytes, ThreadPool& pool, RangeFn fn) {
+    if (pool.size() == 1 || static_cast<size_t>(rows) * row_bytes < kMinParallelBytes) {
+        fn(int64_t{0}, rows);
+        return;
+    }
+    const RowChunks chunks({row_bytes}, {rows}, kChunkBytes);
+    for_each_chunk(chunks, pool, [&](size_t, int64_t r0, int64_t r1) { fn(r0, r1); });
 }
 
 }  // namespace
@@ -170,20 +175,25 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, 
     const size_t rb = weight_row_bytes(t, cols);
     const auto dot = kern::table_for(isa).type[kern::slot_of(t)].dot_f32;
     const auto* base = static_cast<const uint8_t*>(w);
-    for_rows(rows, rb, pool, [&](int64_t r) { y[r] = cols == 0 ? 0.0f : dot(base + r * rb, x, cols); });
+    for_rows(rows, rb, pool, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) y[r] = cols == 0 ? 0.0f : dot(base + r * rb, x, cols);
+    });
 }
 
 void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa) {
     const kern::KernelTable& k = kern::table_for(isa);
     std::vector<ActivationQ8> xq(jobs.size());
-    std::vector<size_t> row_bytes(jobs.size()), start(jobs.size() + 1, 0);  // start: byte offset of each job
+    std::vector<size_t> row_bytes(jobs.size());
+    std::vector<int64_t> rows(jobs.size());
+    size_t total = 0;
     for (size_t j = 0; j < jobs.size(); ++j) {
         const MatvecJob& job = jobs[j];
         kern::check_shape("matvec", job.rows, job.cols);
         row_bytes[j] = weight_row_bytes(job.type, job.cols);
         if (job.cols == 0) std::fill(job.y, job.y + job.rows, 0.0f);  // no bytes, so no thread would take it
         if (dtype_is_quantized(job.type)) xq[j].quantize(ActivationQ8::layout_for(job.type), job.x, job.cols, isa);
-        start[j + 1] = start[j] + row_bytes[j] * static_cast<size_t>(job.rows);
+        rows[j] = job.rows;
+        total += row_bytes[j] * static_cast<size_t>(job.rows);
     }
     // Rows [r0, r1) of job j.
     const auto run = [&](size_t j, int64_t r0, int64_t r1) {
@@ -201,28 +211,12 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa)
             for (int64_t r = r0; r < r1; ++r) job.y[r] = dot(base + r * rb, job.x, job.cols);
         }
     };
-    const size_t total = start.back();
     if (pool.size() == 1 || total < kMinParallelBytes) {
         for (size_t j = 0; j < jobs.size(); ++j) run(j, 0, jobs[j].rows);
         return;
     }
-    // Part p takes the rows whose first byte lies in [total·p/P, total·(p+1)/P): contiguous runs of rows,
-    // so each thread streams its weights in order as a lone matvec would.
-    const size_t parts = static_cast<size_t>(pool.size());
-    pool.parallel_for(parts, [&](size_t pb, size_t pe) {
-        for (size_t p = pb; p < pe; ++p) {
-            const size_t lo = total * p / parts, hi = total * (p + 1) / parts;
-            for (size_t j = 0; j < jobs.size(); ++j) {
-                if (start[j + 1] <= lo || start[j] >= hi || row_bytes[j] == 0) continue;
-                const auto first_row = [&](size_t at) {  // first row starting at or after byte `at`
-                    const size_t off = at > start[j] ? at - start[j] : 0;
-                    return static_cast<int64_t>(std::min<size_t>((off + row_bytes[j] - 1) / row_bytes[j],
-                                                                 static_cast<size_t>(jobs[j].rows)));
-                };
-                run(j, first_row(lo), first_row(hi));
-            }
-        }
-    });
+    const RowChunks chunks(row_bytes, rows, kChunkBytes);
+    for_each_chunk(chunks, pool, [&](size_t j, int64_t r0, int64_t r1) { run(j, r0, r1); });
 }
 
 void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,
@@ -233,7 +227,9 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const Activation
     const auto dot = kern::table_for(isa).type[kern::slot_of(t)].dot_q8;
     const kern::Q8View v = view_of(x);
     const auto* base = static_cast<const uint8_t*>(w);
-    for_rows(rows, rb, pool, [&](int64_t r) { y[r] = cols == 0 ? 0.0f : dot(base + r * rb, v, cols); });
+    for_rows(rows, rb, pool, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) y[r] = cols == 0 ? 0.0f : dot(base + r * rb, v, cols);
+    });
 }
 
 }  // namespace rwkv
