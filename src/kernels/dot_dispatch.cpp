@@ -67,7 +67,7 @@ void for_rows(int64_t rows, size_t row_bytes, ThreadPool& pool, RangeFn fn) {
         fn(int64_t{0}, rows);
         return;
     }
-    const RowChunks chunks({row_bytes}, {rows}, kChunkBytes);
+    const RowChunks chunks(&row_bytes, &rows, 1, kChunkBytes);
     for_each_chunk(chunks, pool, [&](size_t, int64_t r0, int64_t r1) { fn(r0, r1); });
 }
 
@@ -215,7 +215,7 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa)
         for (size_t j = 0; j < jobs.size(); ++j) run(j, 0, jobs[j].rows);
         return;
     }
-    const RowChunks chunks(row_bytes, rows, kChunkBytes);
+    const RowChunks chunks(row_bytes.data(), rows.data(), jobs.size(), kChunkBytes);
     for_each_chunk(chunks, pool, [&](size_t j, int64_t r0, int64_t r1) { run(j, r0, r1); });
 }
 

@@ -6,33 +6,34 @@
 
 namespace rwkv {
 
-RowChunks::RowChunks(const std::vector<size_t>& row_bytes, const std::vector<int64_t>& rows, size_t chunk_bytes)
-    : rows_(rows), row_bytes_(row_bytes), first_(rows.size() + 1, 0), start_(rows.size() + 1, 0) {
-    per_chunk_.resize(rows.size());
-    for (size_t j = 0; j < rows.size(); ++j) {
-        const int64_t n = row_bytes[j] == 0 ? 0 : rows[j];
-        per_chunk_[j] = std::max<int64_t>(1, static_cast<int64_t>(chunk_bytes / std::max<size_t>(row_bytes[j], 1)));
-        first_[j + 1] = first_[j] + static_cast<size_t>((n + per_chunk_[j] - 1) / per_chunk_[j]);
-        start_[j + 1] = start_[j] + row_bytes[j] * static_cast<size_t>(n);
+RowChunks::RowChunks(const size_t* row_bytes, const int64_t* rows, size_t n, size_t chunk_bytes) : m_(n + 1) {
+    for (size_t j = 0; j < n; ++j) {
+        Matrix& m = m_[j];
+        m.rows = row_bytes[j] == 0 ? 0 : rows[j];
+        m.row_bytes = row_bytes[j];
+        m.per_chunk = std::max<int64_t>(1, static_cast<int64_t>(chunk_bytes / std::max<size_t>(row_bytes[j], 1)));
+        m_[j + 1].first = m.first + static_cast<size_t>((m.rows + m.per_chunk - 1) / m.per_chunk);
+        m_[j + 1].start = m.start + m.row_bytes * static_cast<size_t>(m.rows);
     }
 }
 
 size_t RowChunks::chunk_at_byte(size_t at) const {
-    for (size_t j = 0; j + 1 < start_.size(); ++j) {
-        if (at >= start_[j + 1]) continue;
-        const size_t off = at > start_[j] ? at - start_[j] : 0;
-        const size_t bytes = static_cast<size_t>(per_chunk_[j]) * row_bytes_[j];
-        return std::min(first_[j] + (off + bytes - 1) / bytes, first_[j + 1]);
+    for (size_t j = 0; j + 1 < m_.size(); ++j) {
+        const Matrix& m = m_[j];
+        if (at >= m_[j + 1].start) continue;
+        const size_t off = at > m.start ? at - m.start : 0;
+        const size_t bytes = static_cast<size_t>(m.per_chunk) * m.row_bytes;
+        return std::min(m.first + (off + bytes - 1) / bytes, m_[j + 1].first);
     }
     return size();
 }
 
 void RowChunks::rows_of(size_t c, size_t& matrix, int64_t& r0, int64_t& r1) const {
     size_t j = 0;
-    while (c >= first_[j + 1]) ++j;  // a handful of matrices at most
+    while (c >= m_[j + 1].first) ++j;  // a handful of matrices at most
     matrix = j;
-    r0 = static_cast<int64_t>(c - first_[j]) * per_chunk_[j];
-    r1 = std::min(r0 + per_chunk_[j], rows_[j]);
+    r0 = static_cast<int64_t>(c - m_[j].first) * m_[j].per_chunk;
+    r1 = std::min(r0 + m_[j].per_chunk, m_[j].rows);
 }
 
 void for_each_chunk(const RowChunks& chunks, ThreadPool& pool,

@@ -13,12 +13,12 @@ namespace rwkv {
 
 class RowChunks {
 public:
-    // Matrix j has rows[j] rows of row_bytes[j] bytes; a matrix of zero-byte rows gets no chunks. A chunk is
-    // about chunk_bytes, at least one row.
-    RowChunks(const std::vector<size_t>& row_bytes, const std::vector<int64_t>& rows, size_t chunk_bytes);
+    // Matrix j < n has rows[j] rows of row_bytes[j] bytes; a matrix of zero-byte rows gets no chunks. A chunk
+    // is about chunk_bytes, at least one row.
+    RowChunks(const size_t* row_bytes, const int64_t* rows, size_t n, size_t chunk_bytes);
 
-    size_t size() const { return first_.back(); }
-    size_t total_bytes() const { return start_.back(); }
+    size_t size() const { return m_.back().first; }
+    size_t total_bytes() const { return m_.back().start; }
 
     // The first chunk that starts at or after byte `at` of the matrices laid end to end.
     size_t chunk_at_byte(size_t at) const;
@@ -27,9 +27,12 @@ public:
     void rows_of(size_t c, size_t& matrix, int64_t& r0, int64_t& r1) const;
 
 private:
-    std::vector<int64_t> rows_, per_chunk_;  // per matrix: rows, rows per chunk
-    std::vector<size_t> row_bytes_;
-    std::vector<size_t> first_, start_;  // per matrix and one past: first chunk, first byte
+    struct Matrix {
+        int64_t rows = 0, per_chunk = 1;  // rows, rows per chunk
+        size_t row_bytes = 0;
+        size_t first = 0, start = 0;  // its first chunk, its first byte
+    };
+    std::vector<Matrix> m_;  // one per matrix and one past the last (first, start: the totals)
 };
 
 // Calls fn(matrix, r0, r1) exactly once for every chunk, on every thread of the pool.

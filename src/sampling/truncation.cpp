@@ -1,5 +1,9 @@
 #include "sampling/truncation.h"
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -80,8 +84,45 @@ void check_logits(const std::vector<float>& logits) {
 }
 
 int32_t argmax(const std::vector<float>& logits) {
-    // max_element returns the first of equal maxima: ties go to the lowest id.
-    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    // What max_element gives (the first of equal maxima, so ties go to the lowest id; a NaN never wins unless
+    // it comes first), in two passes of vector compares: max_element's compare-and-keep-index chain took
+    // 54 us over 65536 logits, 1-2% of a 0.1B model's token; this takes under 4.
+    const size_t n = logits.size();
+    if (n == 0) return 0;
+    const float* v = logits.data();
+    float m = v[0];  // a leading NaN stays the answer, as with max_element
+    size_t i = 0;
+#if defined(__SSE2__)
+    // maxps(a, b) is a > b ? a : b, b where either is NaN: the scalar rule below, four lanes at a time.
+    __m128 l0 = _mm_set1_ps(m), l1 = l0, l2 = l0, l3 = l0;
+    for (; i + 16 <= n; i += 16) {
+        l0 = _mm_max_ps(_mm_loadu_ps(v + i), l0);
+        l1 = _mm_max_ps(_mm_loadu_ps(v + i + 4), l1);
+        l2 = _mm_max_ps(_mm_loadu_ps(v + i + 8), l2);
+        l3 = _mm_max_ps(_mm_loadu_ps(v + i + 12), l3);
+    }
+    float lanes[16];
+    _mm_storeu_ps(lanes, l0);
+    _mm_storeu_ps(lanes + 4, l1);
+    _mm_storeu_ps(lanes + 8, l2);
+    _mm_storeu_ps(lanes + 12, l3);
+    for (float x : lanes) m = x > m ? x : m;
+#endif
+    for (; i < n; ++i) m = v[i] > m ? v[i] : m;
+    i = 0;
+#if defined(__SSE2__)
+    const __m128 target = _mm_set1_ps(m);
+    for (; i + 16 <= n; i += 16) {
+        const __m128 eq = _mm_or_ps(_mm_or_ps(_mm_cmpeq_ps(_mm_loadu_ps(v + i), target),
+                                              _mm_cmpeq_ps(_mm_loadu_ps(v + i + 4), target)),
+                                    _mm_or_ps(_mm_cmpeq_ps(_mm_loadu_ps(v + i + 8), target),
+                                              _mm_cmpeq_ps(_mm_loadu_ps(v + i + 12), target)));
+        if (_mm_movemask_ps(eq) != 0) break;
+    }
+#endif
+    for (; i < n; ++i)
+        if (v[i] == m) return static_cast<int32_t>(i);
+    return 0;  // only m = NaN: v[0] was NaN
 }
 
 void to_weights(std::vector<float>& values, float temperature) {

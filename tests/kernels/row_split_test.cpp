@@ -12,7 +12,9 @@ namespace {
 
 TEST(RowChunks, ChunksFollowRowBytesAndSkipEmptyRows) {
     // 432-byte rows (q4_0, 768 columns): 18 per 8 KB chunk; zero-byte rows: none; 16 KB rows: one each.
-    const RowChunks c({432, 0, 4096, 16384}, {100, 5, 7, 3}, 8192);
+    const size_t row_bytes[] = {432, 0, 4096, 16384};
+    const int64_t rows[] = {100, 5, 7, 3};
+    const RowChunks c(row_bytes, rows, 4, 8192);
     EXPECT_EQ(c.size(), 6u + 0u + 4u + 3u);
     EXPECT_EQ(c.total_bytes(), 432u * 100 + 4096u * 7 + 16384u * 3);
     size_t m;
@@ -36,7 +38,7 @@ TEST(RowChunks, EveryRowOnceOnAnyThreadCount) {
     const std::vector<size_t> row_bytes{432, 0, 4096, 16384, 34, 1};
     const std::vector<int64_t> rows{100, 5, 7, 3, 1001, 0};
     for (size_t chunk : {size_t{1}, size_t{500}, size_t{8192}, size_t{1} << 20}) {
-        const RowChunks c(row_bytes, rows, chunk);
+        const RowChunks c(row_bytes.data(), rows.data(), rows.size(), chunk);
         for (int threads = 1; threads <= 3; ++threads) {
             ThreadPool pool(threads);
             std::vector<std::unique_ptr<std::atomic<int>[]>> hits;

@@ -13,6 +13,7 @@
 #include "core/bandwidth.h"
 #include "core/thread_pool.h"
 #include "rwkv/error.h"
+#include "sampling/truncation.h"
 
 namespace rwkv::cli {
 
@@ -109,7 +110,7 @@ nlohmann::ordered_json run_bench(const BenchArgs& a) {
         const auto t0 = std::chrono::steady_clock::now();
         for (int64_t i = 0; i < a.gen_tokens; ++i) {
             model->eval(s, token, logits.data());
-            token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            token = sampling::argmax(logits);
         }
         return seconds_since(t0);
     };
