@@ -4,6 +4,8 @@
 //   matvec/TYPE/N    : y = W x for an N x N matrix; bytes/s counts weight bytes. "hot" reuses one matrix (it may
 //                      sit in cache); "cold" rotates through copies totalling >= 1 GiB, as generation over a
 //                      real model does.
+//   matvec/TYPE/RxC/cold : the same for the channel mix's shapes at n_embd 2048 ([8192, 2048], [2048, 8192]) and
+//                      5120 (RWKV-4 14B: [20480, 5120], [5120, 20480])
 //   matmul/TYPE/N    : Y = X Wᵀ with T = 512 tokens; items/s = FLOP/s (2 * N * N * T per call)
 //   gemm_ref/N       : the previous fp32 Matrix::matmul (row-dot loop), the baseline the GEMM replaces
 //   fma_peak         : register-only FMA loop, the per-core fp32 ceiling
@@ -195,9 +197,9 @@ int main(int argc, char** argv) {
             }
         }
     }
-    // The channel mix's shapes at n_embd 2048: key [4C, C] and value [C, 4C], whose 32 KB of fp32 input
-    // fills a core's L1 on its own.
-    for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{8192, 2048}, {2048, 8192}}) {
+    // The channel mix's shapes at n_embd 2048 and 5120: key [4C, C] and value [C, 4C], whose long input rows
+    // (32 KB of fp32 at 2048; 20 KB of Q8 at 5120) crowd a core's L1.
+    for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{8192, 2048}, {2048, 8192}, {20480, 5120}, {5120, 20480}}) {
         for (DType t : {DType::F16, DType::Q8_0, DType::Q4_0}) {
             const std::string name = std::string("matvec/") + rwkv::dtype_name(t) + "/" + std::to_string(rows) + "x" +
                                      std::to_string(cols) + "/cold";
