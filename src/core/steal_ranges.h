@@ -27,8 +27,6 @@ public:
     // into p's own, which must be empty; false when every range is empty.
     bool steal(int p);
 
-    int parts() const { return parts_; }
-
 private:
     struct alignas(64) Range {
         std::atomic<uint64_t> v{0};  // next in the low 32 bits, end in the high 32
