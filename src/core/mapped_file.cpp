@@ -6,12 +6,49 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
 #include "rwkv/error.h"
 
 namespace rwkv {
+
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// Maps the file read-only at an address that is a multiple of 2 MiB, asking for huge pages. Generation
+// streams every weight once per token; where the page cache holds the file in 2 MiB folios (see
+// AtomicFileStream), the kernel can then map each folio with one huge page, and read bandwidth with huge
+// pages measured 56 GB/s against 45 with 4 KiB pages (two threads, this machine's faster state). With the
+// advice, a file not yet cached is also read ahead in 2 MiB folios. Files under 2 MiB are mapped plainly.
+void* map_huge_aligned(int fd, size_t size) {
+    if (size < kHugePage) return ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Reserve room for the file and one huge page of slack, map the file over the first 2 MiB boundary
+    // inside it, then give back the slack on both sides.
+    void* reserved = ::mmap(nullptr, size + kHugePage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (reserved == MAP_FAILED) return MAP_FAILED;
+    const auto base = reinterpret_cast<uintptr_t>(reserved);
+    const uintptr_t start = (base + kHugePage - 1) & ~(kHugePage - 1);
+    void* p = ::mmap(reinterpret_cast<void*>(start), size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) {
+        const int err = errno;
+        ::munmap(reserved, size + kHugePage);
+        errno = err;
+        return MAP_FAILED;
+    }
+    if (start > base) ::munmap(reserved, start - base);
+    const uintptr_t end = start + size, reserved_end = base + size + kHugePage;
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t end_page = (end + page - 1) & ~(page - 1);  // the file mapping covers whole pages
+    if (reserved_end > end_page) ::munmap(reinterpret_cast<void*>(end_page), reserved_end - end_page);
+    // Advice only: without transparent huge pages the mapping works as before.
+    ::madvise(p, size, MADV_HUGEPAGE);
+    return p;
+}
+
+}  // namespace
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -28,7 +65,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     }
     size_ = static_cast<size_t>(st.st_size);
     if (size_ > 0) {  // mmap rejects a zero length, and an empty file needs no mapping
-        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        void* p = map_huge_aligned(fd, size_);
         if (p == MAP_FAILED) {
             const std::string why = std::strerror(errno);
             ::close(fd);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,7 @@ AtomicFileStream::AtomicFileStream(std::string path) : path_(std::move(path)) {
     tmp_ = path_ + ".tmp." + std::to_string(::getpid());
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(tmp_ + ": cannot create: " + std::strerror(errno));
+    buffer_.reserve(kBlockBytes);
 }
 
 AtomicFileStream::~AtomicFileStream() { abandon(); }
@@ -32,7 +34,19 @@ void AtomicFileStream::abandon() noexcept {
 void AtomicFileStream::write(const void* data, size_t size) {
     if (fd_ < 0) throw Error(tmp_ + ": write after the file was closed");
     const auto* p = static_cast<const char*>(data);
-    size_t left = size;
+    while (size > 0) {
+        const size_t n = std::min(size, kBlockBytes - buffer_.size());
+        buffer_.insert(buffer_.end(), p, p + n);
+        p += n;
+        size -= n;
+        written_ += n;
+        if (buffer_.size() == kBlockBytes) flush();
+    }
+}
+
+void AtomicFileStream::flush() {
+    const char* p = buffer_.data();
+    size_t left = buffer_.size();
     while (left > 0) {
         const ssize_t n = ::write(fd_, p, left);
         if (n < 0) {
@@ -44,7 +58,7 @@ void AtomicFileStream::write(const void* data, size_t size) {
         p += n;
         left -= static_cast<size_t>(n);
     }
-    written_ += size;
+    buffer_.clear();
 }
 
 void AtomicFileStream::write_zeros(size_t size) {
@@ -58,6 +72,7 @@ void AtomicFileStream::write_zeros(size_t size) {
 
 void AtomicFileStream::commit() {
     if (fd_ < 0) throw Error(tmp_ + ": commit after the file was closed");
+    flush();
     const int fd = fd_;
     fd_ = -1;
     if (::fsync(fd) != 0) {

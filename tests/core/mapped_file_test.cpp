@@ -1,0 +1,76 @@
+// MappedFile: the whole file readable through data(), files of 2 MiB and more starting on a 2 MiB boundary
+// (so the page cache's huge folios can be mapped whole), and no mapping left behind.
+#include "core/mapped_file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "rwkv/error.h"
+
+namespace rwkv {
+namespace {
+
+constexpr size_t kHuge = size_t{2} << 20;
+
+std::string scratch_file(const std::string& name, const std::vector<uint8_t>& bytes) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("rwkv-mapped-" + std::to_string(::getpid()) + "-" + name);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return path.string();
+}
+
+// Lines of /proc/self/maps: one per mapping of this process.
+size_t mapping_count() {
+    std::ifstream in("/proc/self/maps");
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+}
+
+TEST(MappedFile, ContentsAlignmentAndNoLeftoverMappings) {
+    for (size_t size : {size_t{1}, size_t{4097}, kHuge - 1, kHuge, kHuge + 1, 3 * kHuge + 12345}) {
+        std::vector<uint8_t> bytes(size);
+        for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(i * 131 + i / 4096);
+        const std::string path = scratch_file(std::to_string(size), bytes);
+        const size_t before = mapping_count();
+        {
+            const MappedFile f(path);
+            ASSERT_EQ(f.size(), size);
+            EXPECT_EQ(std::memcmp(f.data(), bytes.data(), size), 0) << size << " bytes";
+            if (size >= kHuge) {
+                EXPECT_EQ(reinterpret_cast<uintptr_t>(f.data()) % kHuge, 0u) << size << " bytes";
+            }
+        }
+        // The reservation's slack is released and the mapping itself unmapped: no mapping outlives the file.
+        EXPECT_EQ(mapping_count(), before) << size << " bytes";
+        std::filesystem::remove(path);
+    }
+}
+
+TEST(MappedFile, EmptyFileHasNoData) {
+    const std::string path = scratch_file("empty", {});
+    const MappedFile f(path);
+    EXPECT_EQ(f.size(), 0u);
+    EXPECT_EQ(f.data(), nullptr);
+    std::filesystem::remove(path);
+}
+
+TEST(MappedFile, MissingFileNamesThePath) {
+    try {
+        MappedFile f("/nonexistent/rwkv-mapped-missing.bin");
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("rwkv-mapped-missing.bin"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace rwkv
