@@ -36,8 +36,8 @@ inline std::vector<float> gaussian(int64_t n, uint32_t seed, float sigma = 1.0f)
 inline std::vector<int64_t> awkward_lengths(DType t) {
     const int64_t b = weight_block_size(t);
     if (b == 1) return {1, 7, 13, 37, 100, 300, 8205};
-    // 1, 3, 9 and 13 blocks: every path of kernels that take blocks in groups of 4 and 8, with and without a tail.
-    return {b, 3 * b, 9 * b, 13 * b};
+    // 1, 3, 6, 7, 9 and 13 blocks: every path of kernels that take blocks in groups of 4 and 8, with tails of 0-3.
+    return {b, 3 * b, 6 * b, 7 * b, 9 * b, 13 * b};
 }
 
 inline void encode_row(DType t, const float* src, void* dst, int64_t n) {
