@@ -24,9 +24,10 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// Matvec streams weights once; the hardware prefetcher alone leaves the quantized kernels (many ALU ops per
-// byte) waiting on DRAM at a third of the bandwidth. Fetching this far ahead (measured best of 0.5-4 KB)
-// lets them reach the plain read bandwidth. Prefetches past the end of a matrix are harmless hints.
+// Matvec streams weights once; the hardware prefetcher alone leaves the quantized kernels with many ALU ops
+// per byte (q4_0, the 5-bit and k-quant types; not q8_0, see add_group_of_4) waiting on DRAM. Fetching this
+// far ahead (measured best of 0.5-4 KB) lets them reach the plain read bandwidth. Prefetches past the end of
+// a matrix are harmless hints.
 inline constexpr int kPrefetchBytes = 2048;
 static inline void prefetch(const uint8_t* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
@@ -66,10 +67,13 @@ static inline __m128 four_f16(const uint8_t* b) {
 // block's 8-lane int32 products with its 32 activations; with kOffsetShift >= 0 the weights were made unsigned
 // by an offset of 2^(kOffsetShift+1), which comes off as sum(x_q) << kOffsetShift in each of the two lanes per
 // block that fold4 leaves. The four f16 scales times x's scales, one convert and one FMA.
+// Only q8_0 takes this path, and it has no software prefetch: with its few instructions per byte the hardware
+// prefetcher keeps up, and the prefetches cost it. Generation alternating the two builds (paired fraction at the
+// ~60 GB/s state, 0.1B / 1.5B): weights on huge pages 0.60 -> 0.67 / 0.71 -> 0.80, on 4 KiB pages 0.58 -> 0.61 /
+// 0.76 -> 0.83; at ~35 GB/s unchanged.
 template <int kBlockBytes, int kOffsetShift, class BlockSum>
 static inline void add_group_of_4(const uint8_t* base, const Q8View& x, int64_t i, __m256& acc, BlockSum block_sum) {
     const uint8_t* b = base + kBlockBytes * i;
-    for (int line = 0; line < 4 * kBlockBytes; line += 64) prefetch(b + line);
     __m256i m[4];
     for (int k = 0; k < 4; ++k) m[k] = block_sum(b + kBlockBytes * k, load256(x.q + 32 * (i + k)));
     __m256i sums = fold4(m[0], m[1], m[2], m[3]);
