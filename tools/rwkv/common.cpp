@@ -8,7 +8,7 @@
 namespace rwkv::cli {
 
 void ModelOptions::add_to(CLI::App& cmd, bool with_tokenizer) {
-    cmd.add_option("-m,--model", model, "model file: .pth, .safetensors or rwkv.cpp .bin")->required();
+    cmd.add_option("-m,--model", model, "model file: .pth, .safetensors, .gguf or rwkv.cpp .bin")->required();
     if (with_tokenizer)
         cmd.add_option("--tokenizer", tokenizer,
                        "tokenizer: World vocab .txt, tokenizer.json, or 'bytes' (default: found beside the model)");
