@@ -4,6 +4,7 @@
 //   matvec/TYPE/N    : y = W x for an N x N matrix; bytes/s counts weight bytes. "hot" reuses one matrix (it may
 //                      sit in cache); "cold" rotates through copies totalling >= 1 GiB, as generation over a
 //                      real model does.
+//   matvec/q4_0_rows8/... : the same for q4_0 in the eight-row layout that models load it in (kernels/rows8.h)
 //   matvec/TYPE/RxC/cold : the same for the channel mix's shapes at n_embd 2048 ([8192, 2048], [2048, 8192]) and
 //                      5120 (RWKV-4 14B: [20480, 5120], [5120, 20480])
 //   matmul/TYPE/N    : Y = X Wᵀ with T = 512 tokens; items/s = FLOP/s (2 * N * N * T per call)
@@ -27,6 +28,7 @@
 #include "core/quant_k.h"
 #include "kernels/dot.h"
 #include "kernels/matrix.h"
+#include "kernels/rows8.h"
 #include "kernels/sgemm.h"
 
 namespace {
@@ -84,8 +86,13 @@ void read_bandwidth(benchmark::State& state, bool prefetch) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n * sizeof(uint64_t)));
 }
 
-void matvec_bench(benchmark::State& state, DType t, int64_t rows, int64_t n, bool cold) {
-    const std::vector<uint8_t> one = encode(t, rows, n);
+void matvec_bench(benchmark::State& state, DType t, int64_t rows, int64_t n, bool cold, rwkv::RowLayout layout) {
+    std::vector<uint8_t> one = encode(t, rows, n);
+    if (layout == rwkv::RowLayout::rows8) {
+        std::vector<uint8_t> grouped(rwkv::rows8_bytes(t, rows, n));
+        rwkv::interleave_rows8(t, one.data(), rows, n, grouped.data());
+        one = std::move(grouped);
+    }
     // Cold: enough copies that no cache level holds them; each call reads the next copy.
     const size_t copies = cold ? std::max<size_t>(2, (size_t{1} << 30) / one.size() + 1) : 1;
     std::vector<uint8_t> w(one.size() * copies);
@@ -95,7 +102,10 @@ void matvec_bench(benchmark::State& state, DType t, int64_t rows, int64_t n, boo
     rwkv::ThreadPool pool(static_cast<int>(state.range(0)));
     size_t c = 0;
     for (auto _ : state) {
-        rwkv::matvec(t, w.data() + c * one.size(), rows, n, x.data(), y.data(), pool);
+        if (layout == rwkv::RowLayout::rows8)
+            rwkv::matvec_batch({{t, w.data() + c * one.size(), rows, n, x.data(), y.data(), layout}}, pool);
+        else
+            rwkv::matvec(t, w.data() + c * one.size(), rows, n, x.data(), y.data(), pool);
         benchmark::DoNotOptimize(y.data());
         c = (c + 1) % copies;
     }
@@ -187,23 +197,30 @@ int main(int argc, char** argv) {
         ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
     if (rwkv::detected_isa() >= rwkv::Isa::Avx2)
         benchmark::RegisterBenchmark("fma_peak", fma_peak)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+    const auto layout_name = [](DType t, rwkv::RowLayout layout) {
+        return std::string(rwkv::dtype_name(t)) + (layout == rwkv::RowLayout::rows8 ? "_rows8" : "");
+    };
     for (int64_t n : {2048, 768}) {
         for (DType t : kTypes) {
-            for (bool cold : {false, true}) {
-                const std::string name = std::string("matvec/") + rwkv::dtype_name(t) + "/" + std::to_string(n) +
-                                         (cold ? "/cold" : "/hot");
-                benchmark::RegisterBenchmark(name.c_str(), matvec_bench, t, n, n, cold)
-                    ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+            for (rwkv::RowLayout layout : {rwkv::RowLayout::plain, rwkv::RowLayout::rows8}) {
+                if (layout == rwkv::RowLayout::rows8 && !rwkv::has_rows8_layout(t)) continue;
+                for (bool cold : {false, true}) {
+                    const std::string name = "matvec/" + layout_name(t, layout) + "/" + std::to_string(n) +
+                                             (cold ? "/cold" : "/hot");
+                    benchmark::RegisterBenchmark(name.c_str(), matvec_bench, t, n, n, cold, layout)
+                        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+                }
             }
         }
     }
     // The channel mix's shapes at n_embd 2048 and 5120: key [4C, C] and value [C, 4C], whose long input rows
     // (32 KB of fp32 at 2048; 20 KB of Q8 at 5120) crowd a core's L1.
     for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{8192, 2048}, {2048, 8192}, {20480, 5120}, {5120, 20480}}) {
-        for (DType t : {DType::F16, DType::Q8_0, DType::Q4_0}) {
-            const std::string name = std::string("matvec/") + rwkv::dtype_name(t) + "/" + std::to_string(rows) + "x" +
-                                     std::to_string(cols) + "/cold";
-            benchmark::RegisterBenchmark(name.c_str(), matvec_bench, t, rows, cols, true)
+        for (const auto& [t, layout] : {std::pair{DType::F16, rwkv::RowLayout::plain}, {DType::Q8_0, rwkv::RowLayout::plain},
+                                        {DType::Q4_0, rwkv::RowLayout::plain}, {DType::Q4_0, rwkv::RowLayout::rows8}}) {
+            const std::string name =
+                "matvec/" + layout_name(t, layout) + "/" + std::to_string(rows) + "x" + std::to_string(cols) + "/cold";
+            benchmark::RegisterBenchmark(name.c_str(), matvec_bench, t, rows, cols, true, layout)
                 ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
         }
     }

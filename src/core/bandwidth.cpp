@@ -1,7 +1,5 @@
 #include "core/bandwidth.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -75,18 +73,11 @@ size_t available_memory_bytes() {
 }  // namespace
 
 BandwidthProbe::BandwidthProbe(ThreadPool& pool, size_t bytes, ProbePages pages)
-    : pool_(pool), n_(bytes / sizeof(uint64_t)) {
+    : pool_(pool),
+      n_(bytes / sizeof(uint64_t)),
+      buffer_(n_ * sizeof(uint64_t), pages == ProbePages::huge ? HugeBuffer::Pages::huge : HugeBuffer::Pages::small),
+      data_(reinterpret_cast<uint64_t*>(buffer_.data())) {
     if (n_ == 0) throw Error("bandwidth probe needs a non-empty buffer");
-    // Anonymous memory with room to start on a 2 MiB boundary, so every page of the buffer can be a huge one.
-    constexpr size_t kHuge = size_t{2} << 20;
-    mapping_bytes_ = n_ * sizeof(uint64_t) + kHuge;
-    mapping_ = mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapping_ == MAP_FAILED)
-        throw Error("bandwidth probe: cannot allocate " + std::to_string(bytes >> 20) + " MiB");
-    const uintptr_t start = (reinterpret_cast<uintptr_t>(mapping_) + kHuge - 1) & ~(kHuge - 1);
-    data_ = reinterpret_cast<uint64_t*>(start);
-    // Advice only: where the kernel has no huge pages to give, the probe still runs.
-    madvise(data_, n_ * sizeof(uint64_t), pages == ProbePages::huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     // Each thread touches the range it will read, so its pages land near it.
     const size_t parts = static_cast<size_t>(pool_.size());
     pool_.parallel_for(parts, [&](size_t begin, size_t end) {
@@ -94,8 +85,6 @@ BandwidthProbe::BandwidthProbe(ThreadPool& pool, size_t bytes, ProbePages pages)
             for (size_t i = n_ * k / parts; i < n_ * (k + 1) / parts; ++i) data_[i] = i;
     });
 }
-
-BandwidthProbe::~BandwidthProbe() { munmap(mapping_, mapping_bytes_); }
 
 double BandwidthProbe::measure(int passes) {
     if (passes < 1) throw Error("bandwidth probe needs at least one pass");

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/huge_buffer.h"
+
 namespace rwkv {
 
 class ThreadPool;
@@ -30,7 +32,6 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes = 5, Pr
 class BandwidthProbe {
 public:
     BandwidthProbe(ThreadPool& pool, size_t bytes, ProbePages pages = ProbePages::huge);
-    ~BandwidthProbe();
     BandwidthProbe(const BandwidthProbe&) = delete;
     BandwidthProbe& operator=(const BandwidthProbe&) = delete;
 
@@ -40,8 +41,7 @@ public:
 private:
     ThreadPool& pool_;
     size_t n_ = 0;  // 64-bit words
-    void* mapping_ = nullptr;
-    size_t mapping_bytes_ = 0;
+    HugeBuffer buffer_;
     uint64_t* data_ = nullptr;
 };
 

@@ -97,4 +97,12 @@ void MappedFile::release() noexcept {
     size_ = 0;
 }
 
+void release_file_pages(const void* p, size_t n) {
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+    // Advice on a read-only file mapping: nothing can be lost, so a refusal is ignored.
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 }  // namespace rwkv

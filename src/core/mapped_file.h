@@ -31,4 +31,9 @@ private:
     size_t size_ = 0;
 };
 
+// Drops this process's mappings of the whole pages inside [p, p + n), which must lie in a read-only file
+// mapping (a MappedFile's data): its resident memory falls by them, and a later read maps them again from
+// the file. For data that has been copied elsewhere and will not be read here again.
+void release_file_pages(const void* p, size_t n);
+
 }  // namespace rwkv

@@ -215,6 +215,24 @@ void gemm_panel(const float* panel, int64_t kc, const float* a, int64_t lda, int
     }
 }
 
+// The eight rows of a group, each exactly as dot_q8_legacy<Q4_0> takes it (same sums, same order).
+void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
+    const auto* g = static_cast<const uint8_t*>(group);
+    for (int i = 0; i < 8; ++i) y[i] = 0.0f;
+    for (int64_t b = 0; b < n / 32; ++b, g += 144) {
+        const int8_t* xq = x.q + 32 * b;
+        for (int i = 0; i < 8; ++i) {
+            int q[32];
+            for (int j = 0; j < 16; ++j) {
+                const uint8_t byte = g[16 + 32 * (j / 4) + 4 * i + j % 4];
+                q[j] = byte & 0x0f;
+                q[j + 16] = byte >> 4;
+            }
+            y[i] += load_f16(g + 2 * i) * x.d[b] * static_cast<float>(isum32(q, xq, 8));
+        }
+    }
+}
+
 template <DType T>
 constexpr TypeKernels float_type() {
     return {dot_f32<T>, nullptr, dequant<T>};
@@ -236,6 +254,7 @@ constexpr KernelTable kScalar = {
     quantize_q8_32,
     quantize_q8_256,
     gemm_panel,
+    dot_q8_q4_0_rows8,
 };
 
 }  // namespace

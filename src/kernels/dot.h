@@ -86,13 +86,18 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, 
 void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,
             Isa isa = default_isa());
 
-// One product of a batch: y[rows] = W x, W row-major [rows, cols] in stored type `type`.
+// How a matrix's rows lie in memory: one after another as stored, or (q4_0) in groups of eight rows
+// (kernels/rows8.h), which generation's kernel reads faster.
+enum class RowLayout : uint8_t { plain, rows8 };
+
+// One product of a batch: y[rows] = W x, W [rows, cols] in stored type `type`, laid out as `layout` says.
 struct MatvecJob {
     DType type;
     const void* w;
     int64_t rows, cols;
     const float* x;
     float* y;
+    RowLayout layout = RowLayout::plain;
 };
 
 // Independent matrix-vector products run as one parallel loop: the rows of all of them are split by bytes
@@ -103,6 +108,6 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa 
 // Y[T, rows] = X[T, cols] · Wᵀ, fp32 activations, blocked like a GEMM: a panel of 16 weight rows × 256 columns
 // is decoded once into a cache-resident buffer and reused by up to 256 tokens.
 void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,
-            ThreadPool& pool, Isa isa = default_isa());
+            ThreadPool& pool, Isa isa = default_isa(), RowLayout layout = RowLayout::plain);
 
 }  // namespace rwkv

@@ -456,6 +456,11 @@ void gemm_panel(const float* panel, int64_t kc, const float* a, int64_t lda, int
     }
 }
 
+void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
+    q4_0_rows8(static_cast<const uint8_t*>(group), x, n, y,
+               [](__m256i acc, __m256i u, __m256i s) { return _mm256_add_epi32(acc, mul_sum_us8(u, s)); });
+}
+
 // ---- the table ----
 
 using DequantFn = void (*)(const void*, float*, int64_t);
@@ -484,6 +489,7 @@ constexpr KernelTable kAvx2 = {
     quantize_q8_32,
     quantize_q8_256,
     gemm_panel,
+    dot_q8_q4_0_rows8,
 };
 
 }  // namespace

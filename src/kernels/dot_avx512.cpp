@@ -57,6 +57,11 @@ float dot_q8_vnni(const void* w, const Q8View& x, int64_t n) {
     return sum;
 }
 
+void dot_q8_q4_0_rows8_vnni(const void* group, const Q8View& x, int64_t n, float* y) {
+    q4_0_rows8(static_cast<const uint8_t*>(group), x, n, y,
+               [](__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); });
+}
+
 }  // namespace
 
 const KernelTable& avx512_kernels() {
@@ -64,6 +69,7 @@ const KernelTable& avx512_kernels() {
         KernelTable t = avx2_kernels();
         t.type[kQ4_0].dot_q8 = dot_q8_vnni<18, true>;
         t.type[kQ8_0].dot_q8 = dot_q8_vnni<34, false>;
+        t.dot_q8_q4_0_rows8 = dot_q8_q4_0_rows8_vnni;
         return t;
     }();
     return table;

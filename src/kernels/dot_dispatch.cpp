@@ -8,6 +8,7 @@
 #include "kernels/dot.h"
 #include "kernels/dot_dispatch.h"
 #include "kernels/row_split.h"
+#include "kernels/rows8.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -183,40 +184,57 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, 
 void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa) {
     const kern::KernelTable& k = kern::table_for(isa);
     std::vector<ActivationQ8> xq(jobs.size());
-    std::vector<size_t> row_bytes(jobs.size());
-    std::vector<int64_t> rows(jobs.size());
+    // The unit a thread takes is a row, or a group of eight rows in the eight-row layout.
+    std::vector<size_t> unit_bytes(jobs.size());
+    std::vector<int64_t> units(jobs.size());
     size_t total = 0;
     for (size_t j = 0; j < jobs.size(); ++j) {
         const MatvecJob& job = jobs[j];
         kern::check_shape("matvec", job.rows, job.cols);
-        row_bytes[j] = weight_row_bytes(job.type, job.cols);
+        const size_t rb = weight_row_bytes(job.type, job.cols);
+        const bool grouped = job.layout == RowLayout::rows8;
+        if (grouped && !has_rows8_layout(job.type))
+            throw Error(std::string("matvec: no eight-row layout for ") + dtype_name(job.type));
+        unit_bytes[j] = grouped ? rb * kRowsPerGroup : rb;
+        units[j] = grouped ? rows8_groups(job.rows) : job.rows;
         if (job.cols == 0) std::fill(job.y, job.y + job.rows, 0.0f);  // no bytes, so no thread would take it
         if (dtype_is_quantized(job.type)) xq[j].quantize(ActivationQ8::layout_for(job.type), job.x, job.cols, isa);
-        rows[j] = job.rows;
-        total += row_bytes[j] * static_cast<size_t>(job.rows);
+        total += unit_bytes[j] * static_cast<size_t>(units[j]);
     }
-    // Rows [r0, r1) of job j.
-    const auto run = [&](size_t j, int64_t r0, int64_t r1) {
+    // Units [u0, u1) of job j.
+    const auto run = [&](size_t j, int64_t u0, int64_t u1) {
         const MatvecJob& job = jobs[j];
         const auto* base = static_cast<const uint8_t*>(job.w);
-        const size_t rb = row_bytes[j];
+        const size_t ub = unit_bytes[j];
         if (job.cols == 0) {
-            for (int64_t r = r0; r < r1; ++r) job.y[r] = 0.0f;
+            return;
+        } else if (job.layout == RowLayout::rows8) {
+            const kern::Q8View v = view_of(xq[j]);
+            for (int64_t g = u0; g < u1; ++g) {
+                const int64_t r0 = g * kRowsPerGroup;
+                if (r0 + kRowsPerGroup <= job.rows) {
+                    k.dot_q8_q4_0_rows8(base + static_cast<size_t>(g) * ub, v, job.cols, job.y + r0);
+                } else {  // the padded last group
+                    float y[kRowsPerGroup];
+                    k.dot_q8_q4_0_rows8(base + static_cast<size_t>(g) * ub, v, job.cols, y);
+                    std::copy(y, y + (job.rows - r0), job.y + r0);
+                }
+            }
         } else if (dtype_is_quantized(job.type)) {
             const auto dot = k.type[kern::slot_of(job.type)].dot_q8;
             const kern::Q8View v = view_of(xq[j]);
-            for (int64_t r = r0; r < r1; ++r) job.y[r] = dot(base + r * rb, v, job.cols);
+            for (int64_t r = u0; r < u1; ++r) job.y[r] = dot(base + r * ub, v, job.cols);
         } else {
             const auto dot = k.type[kern::slot_of(job.type)].dot_f32;
-            for (int64_t r = r0; r < r1; ++r) job.y[r] = dot(base + r * rb, job.x, job.cols);
+            for (int64_t r = u0; r < u1; ++r) job.y[r] = dot(base + r * ub, job.x, job.cols);
         }
     };
     if (pool.size() == 1 || total < kMinParallelBytes) {
-        for (size_t j = 0; j < jobs.size(); ++j) run(j, 0, jobs[j].rows);
+        for (size_t j = 0; j < jobs.size(); ++j) run(j, 0, units[j]);
         return;
     }
-    const RowChunks chunks(row_bytes.data(), rows.data(), jobs.size(), kChunkBytes);
-    for_each_chunk(chunks, pool, [&](size_t j, int64_t r0, int64_t r1) { run(j, r0, r1); });
+    const RowChunks chunks(unit_bytes.data(), units.data(), jobs.size(), kChunkBytes);
+    for_each_chunk(chunks, pool, [&](size_t j, int64_t u0, int64_t u1) { run(j, u0, u1); });
 }
 
 void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,

@@ -39,6 +39,8 @@ struct KernelTable {
     // A row-major with stride lda, C with stride ldc. Overwrites C unless `accumulate`.
     void (*gemm_panel)(const float* panel, int64_t kc, const float* a, int64_t lda, int64_t m, float* c,
                        int64_t ldc, int nr, bool accumulate);
+    // q4_0 in the eight-row layout (kernels/rows8.h): y[i] = row i of the group at `group` · x, n columns.
+    void (*dot_q8_q4_0_rows8)(const void* group, const Q8View& x, int64_t n, float* y);
 };
 
 const KernelTable& scalar_kernels();

@@ -2,10 +2,13 @@
 // type run at fp32 FMA speed: each panel of 16 weight rows × 256 columns is decoded once into an L1-resident
 // buffer (laid out [k][16], one vector load per k) and then swept by up to 256 tokens in register tiles.
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "kernels/dot.h"
 #include "kernels/dot_dispatch.h"
+#include "kernels/rows8.h"
+#include "rwkv/error.h"
 
 namespace rwkv {
 namespace {
@@ -24,16 +27,27 @@ struct Job {
     int64_t rows, cols;
     const float* X;
     float* Y;
+    RowLayout layout;
 };
 
 // Decodes rows [r0, r0 + nr) × columns [k0, k0 + kc) into panel[k * 16 + j]; unused columns stay zero.
 void pack_panel(const Job& job, int64_t r0, int nr, int64_t k0, int64_t kc, float* row_buf, float* panel) {
-    const size_t offset = weight_row_bytes(job.dtype, k0);
-    for (int j = 0; j < nr; ++j) {
-        job.type->dequant(job.w + static_cast<size_t>(r0 + j) * job.row_bytes + offset, row_buf, kc);
-        for (int64_t k = 0; k < kc; ++k) panel[k * kPanelRows + j] = row_buf[k];
+    int j = 0;
+    if (job.layout == RowLayout::rows8) {
+        // A panel is two eight-row groups (r0 is a multiple of 16), decoded straight into place.
+        static_assert(kPanelRows == 2 * kRowsPerGroup);
+        const int64_t block = weight_block_size(job.dtype);
+        for (; j < nr; j += kRowsPerGroup)
+            decode_group8(job.dtype, job.w, job.cols, (r0 + j) / kRowsPerGroup, k0 / block, kc / block, panel + j,
+                          kPanelRows);
+    } else {
+        const size_t offset = weight_row_bytes(job.dtype, k0);
+        for (; j < nr; ++j) {
+            job.type->dequant(job.w + static_cast<size_t>(r0 + j) * job.row_bytes + offset, row_buf, kc);
+            for (int64_t k = 0; k < kc; ++k) panel[k * kPanelRows + j] = row_buf[k];
+        }
     }
-    for (int j = nr; j < kPanelRows; ++j)
+    for (; j < kPanelRows; ++j)
         for (int64_t k = 0; k < kc; ++k) panel[k * kPanelRows + j] = 0.0f;
 }
 
@@ -59,11 +73,13 @@ void run_block(const Job& job, int64_t t0, int64_t t1, int64_t p0, int64_t p1) {
 }  // namespace
 
 void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,
-            ThreadPool& pool, Isa isa) {
+            ThreadPool& pool, Isa isa, RowLayout layout) {
     kern::check_shape("matmul", rows, cols, T);
+    if (layout == RowLayout::rows8 && !has_rows8_layout(t))
+        throw Error(std::string("matmul: no eight-row layout for ") + dtype_name(t));
     const kern::KernelTable& table = kern::table_for(isa);
     const Job job{&table.type[kern::slot_of(t)], &table, static_cast<const uint8_t*>(w), weight_row_bytes(t, cols),
-                  t, rows, cols, X, Y};
+                  t, rows, cols, X, Y, layout};
     if (rows == 0 || T == 0) return;
     if (cols == 0) {
         std::fill(Y, Y + rows * T, 0.0f);

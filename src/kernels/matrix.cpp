@@ -1,6 +1,10 @@
 #include "kernels/matrix.h"
 
+#include <vector>
+
+#include "core/huge_buffer.h"
 #include "core/quant.h"
+#include "kernels/rows8.h"
 #include "kernels/dot.h"
 #include "rwkv/error.h"
 
@@ -20,19 +24,34 @@ Matrix::Matrix(int64_t rows, int64_t cols, DType type, const void* data, std::sh
       data_(static_cast<const uint8_t*>(data)),
       keep_alive_(std::move(keep_alive)) {}
 
-void Matrix::row_to_float(int64_t r, float* out) const { dequantize_row(type_, data_ + r * row_bytes_, out, cols_); }
+Matrix Matrix::with_rows8() const {
+    if (!has_rows8_layout(type_) || layout_ == RowLayout::rows8) return *this;
+    auto buffer = std::make_shared<HugeBuffer>(rows8_bytes(type_, rows_, cols_));
+    interleave_rows8(type_, data_, rows_, cols_, buffer->data());
+    Matrix m(rows_, cols_, type_, buffer->data(), buffer);
+    m.layout_ = RowLayout::rows8;
+    return m;
+}
+
+void Matrix::row_to_float(int64_t r, float* out) const {
+    if (layout_ == RowLayout::plain) return dequantize_row(type_, data_ + r * row_bytes_, out, cols_);
+    std::vector<uint8_t> row(row_bytes_);
+    gather_row8(type_, data_, cols_, r, 0, cols_ / weight_block_size(type_), row.data());
+    dequantize_row(type_, row.data(), out, cols_);
+}
 
 // Both products run the dispatched kernels of kernels/dot.h (AVX2 where the CPU has it, else scalar).
 // Generation against quantized weights rounds x to 8-bit blocks first, as ggml does (dot.h states the bound);
 // sequence mode decodes weight tiles to fp32 and keeps x exact.
 void Matrix::matvec(const float* x, float* y, ThreadPool& pool) const {
+    if (layout_ == RowLayout::rows8) return matvec_batch({{type_, data_, rows_, cols_, x, y, layout_}}, pool);
     rwkv::matvec(type_, data_, rows_, cols_, x, y, pool);
 }
 
 void Matrix::matmul(const float* x, int64_t T, float* y, ThreadPool& pool) const {
     // One token is a matrix-vector product: decoding weight panels for a GEMM would only cost time.
     if (T == 1) return matvec(x, y, pool);
-    rwkv::matmul(type_, data_, rows_, cols_, x, T, y, pool);
+    rwkv::matmul(type_, data_, rows_, cols_, x, T, y, pool, default_isa(), layout_);
 }
 
 void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& pool) {
@@ -43,7 +62,7 @@ void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& p
     std::vector<MatvecJob> jobs;
     jobs.reserve(products.size());
     for (const Product& p : products)
-        jobs.push_back({p.w->type(), p.w->data(), p.w->rows(), p.w->cols(), p.x, p.y});
+        jobs.push_back({p.w->type(), p.w->data(), p.w->rows(), p.w->cols(), p.x, p.y, p.w->layout()});
     matvec_batch(jobs, pool);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/dot.h"
 #include "rwkv/tensor.h"
 
 namespace rwkv {
@@ -27,7 +28,13 @@ public:
     DType type() const { return type_; }
     size_t row_bytes() const { return row_bytes_; }
     size_t bytes() const { return row_bytes_ * static_cast<size_t>(rows_); }
+    // The weights: rows one after another, or eight-row groups where layout() is RowLayout::rows8.
     const uint8_t* data() const { return data_; }
+    RowLayout layout() const { return layout_; }
+
+    // This matrix with its rows in the eight-row layout (kernels/rows8.h: q4_0, which generation reads faster
+    // so), copied into memory of its own. The same matrix where its type has no such layout.
+    Matrix with_rows8() const;
 
     // The row's weights as fp32.
     void row_to_float(int64_t r, float* out) const;
@@ -41,6 +48,7 @@ private:
     int64_t rows_ = 0, cols_ = 0;
     DType type_ = DType::F32;
     size_t row_bytes_ = 0;
+    RowLayout layout_ = RowLayout::plain;
     const uint8_t* data_ = nullptr;
     std::shared_ptr<const void> keep_alive_;
 };

@@ -1,6 +1,8 @@
 #include "model/binder.h"
 
+#include "core/mapped_file.h"
 #include "core/quant.h"
+#include "kernels/rows8.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -21,6 +23,13 @@ std::vector<float> Binder::vec(const std::string& name, int64_t n) {
 
 Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {
     Matrix m = bind_matrix(name, rows, cols);
+    if (has_rows8_layout(m.type()) && m.rows() >= kRowsPerGroup) {
+        // Generation's faster layout, in memory of its own; the file's copy is no longer read, so its pages
+        // leave this process's resident set (it would otherwise count the weights twice).
+        Matrix grouped = m.with_rows8();
+        if (file_.tensors.at(name).in_place()) release_file_pages(m.data(), m.bytes());
+        m = std::move(grouped);
+    }
     bytes_per_token_ += static_cast<int64_t>(m.bytes());
     return m;
 }

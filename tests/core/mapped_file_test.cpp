@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -58,6 +59,40 @@ TEST(MappedFile, ContentsAlignmentAndNoLeftoverMappings) {
         EXPECT_EQ(mapping_count(), before) << size << " bytes";
         std::filesystem::remove(path);
     }
+}
+
+// Resident kB of the mapping that holds p, from /proc/self/smaps.
+size_t resident_kb(const void* p) {
+    std::ifstream in("/proc/self/smaps");
+    const auto at = reinterpret_cast<uintptr_t>(p);
+    bool inside = false;
+    for (std::string line; std::getline(in, line);) {
+        unsigned long lo = 0, hi = 0;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find('-') < line.find(' ')) {
+            inside = at >= lo && at < hi;
+        } else if (inside && line.rfind("Rss:", 0) == 0) {
+            return std::stoul(line.substr(4));
+        }
+    }
+    return 0;
+}
+
+TEST(MappedFile, ReleasedPagesLeaveTheResidentSetAndReadBackTheFile) {
+    const size_t size = 3 * kHuge + 12345;
+    std::vector<uint8_t> bytes(size);
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(i * 7 + i / 4096);
+    const std::string path = scratch_file("release", bytes);
+    {
+        const MappedFile f(path);
+        ASSERT_EQ(std::memcmp(f.data(), bytes.data(), size), 0);
+        const size_t before = resident_kb(f.data());
+        EXPECT_GE(before, size / 1024) << "every page was read";
+        release_file_pages(f.data() + 100, size - 200);  // all but the partial first and last pages
+        const size_t after = resident_kb(f.data());
+        EXPECT_LE(after, size_t{16}) << "resident before: " << before << " kB";
+        EXPECT_EQ(std::memcmp(f.data(), bytes.data(), size), 0) << "the pages read back from the file";
+    }
+    std::filesystem::remove(path);
 }
 
 TEST(MappedFile, EmptyFileHasNoData) {

@@ -1,0 +1,95 @@
+#include "kernels/rows8.h"
+
+#include <cstring>
+#include <string>
+
+#include "core/half.h"
+#include "core/quant.h"
+#include "rwkv/error.h"
+
+namespace rwkv {
+
+namespace {
+
+constexpr size_t kBlockBytes = 18;                     // q4_0: f16 scale + 16 nibble bytes
+constexpr size_t kGroupBlockBytes = 8 * kBlockBytes;  // 144
+
+void check(DType t, int64_t cols) {
+    if (!has_rows8_layout(t)) throw Error(std::string("no eight-row layout for ") + dtype_name(t));
+    if (cols < 0 || cols % kQuantBlockSize != 0)
+        throw Error("eight-row layout: " + std::to_string(cols) + " columns is not a whole number of blocks");
+}
+
+// Where row i's byte k (0..17 of a q4_0 block) lies within a group block.
+size_t offset_in_group_block(int64_t i, int k) {
+    if (k < 2) return static_cast<size_t>(2 * i + k);
+    const int j = k - 2;  // nibble byte 0..15
+    return 16 + static_cast<size_t>(32 * (j / 4) + 4 * i + j % 4);
+}
+
+}  // namespace
+
+bool has_rows8_layout(DType t) { return t == DType::Q4_0; }
+
+int64_t rows8_groups(int64_t rows) { return (rows + kRowsPerGroup - 1) / kRowsPerGroup; }
+
+size_t rows8_bytes(DType t, int64_t rows, int64_t cols) {
+    check(t, cols);
+    return static_cast<size_t>(rows8_groups(rows)) * kRowsPerGroup * dtype_row_bytes(t, cols);
+}
+
+void interleave_rows8(DType t, const void* src, int64_t rows, int64_t cols, uint8_t* dst) {
+    check(t, cols);
+    const int64_t blocks = cols / kQuantBlockSize;
+    const size_t row_bytes = dtype_row_bytes(t, cols);
+    const auto* in = static_cast<const uint8_t*>(src);
+    for (int64_t g = 0; g < rows8_groups(rows); ++g)
+        for (int64_t b = 0; b < blocks; ++b) {
+            uint8_t* out = dst + static_cast<size_t>(g * blocks + b) * kGroupBlockBytes;
+            std::memset(out, 0, kGroupBlockBytes);  // padding rows: zero scale, so they add nothing
+            for (int64_t i = 0; i < kRowsPerGroup && g * kRowsPerGroup + i < rows; ++i) {
+                const uint8_t* block = in + static_cast<size_t>(g * kRowsPerGroup + i) * row_bytes +
+                                       static_cast<size_t>(b) * kBlockBytes;
+                for (int k = 0; k < static_cast<int>(kBlockBytes); ++k) out[offset_in_group_block(i, k)] = block[k];
+            }
+        }
+}
+
+void decode_group8(DType t, const uint8_t* groups, int64_t cols, int64_t g, int64_t block0, int64_t n_blocks,
+                   float* out, int64_t stride) {
+    check(t, cols);
+    const int64_t blocks = cols / kQuantBlockSize;
+    if (g < 0 || block0 < 0 || n_blocks < 0 || block0 + n_blocks > blocks)
+        throw Error("eight-row layout: group " + std::to_string(g) + " blocks [" + std::to_string(block0) + ", " +
+                    std::to_string(block0 + n_blocks) + ") outside a row of " + std::to_string(blocks));
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* in = groups + static_cast<size_t>(g * blocks + block0 + b) * kGroupBlockBytes;
+        float d[kRowsPerGroup];
+        for (int64_t i = 0; i < kRowsPerGroup; ++i) d[i] = f16_to_f32(static_cast<uint16_t>(in[2 * i] | in[2 * i + 1] << 8));
+        float* o = out + b * kQuantBlockSize * stride;
+        for (int64_t j = 0; j < 16; ++j) {
+            const uint8_t* bytes = in + 16 + 32 * (j / 4) + j % 4;
+            for (int64_t i = 0; i < kRowsPerGroup; ++i) {
+                o[j * stride + i] = static_cast<float>((bytes[4 * i] & 0x0f) - 8) * d[i];
+                o[(j + 16) * stride + i] = static_cast<float>((bytes[4 * i] >> 4) - 8) * d[i];
+            }
+        }
+    }
+}
+
+void gather_row8(DType t, const uint8_t* groups, int64_t cols, int64_t r, int64_t block0, int64_t n_blocks,
+                 uint8_t* out) {
+    check(t, cols);
+    const int64_t blocks = cols / kQuantBlockSize;
+    if (r < 0 || block0 < 0 || n_blocks < 0 || block0 + n_blocks > blocks)
+        throw Error("eight-row layout: row " + std::to_string(r) + " blocks [" + std::to_string(block0) + ", " +
+                    std::to_string(block0 + n_blocks) + ") outside a row of " + std::to_string(blocks));
+    const int64_t g = r / kRowsPerGroup, i = r % kRowsPerGroup;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* in = groups + static_cast<size_t>(g * blocks + block0 + b) * kGroupBlockBytes;
+        for (int k = 0; k < static_cast<int>(kBlockBytes); ++k)
+            out[static_cast<size_t>(b) * kBlockBytes + static_cast<size_t>(k)] = in[offset_in_group_block(i, k)];
+    }
+}
+
+}  // namespace rwkv

@@ -1,0 +1,156 @@
+// q4_0's eight-row layout (kernels/rows8.h): the layout gives back every stored byte, its matvec kernel on each
+// ISA agrees with the row-at-a-time product (bit for bit on the scalar path, which sums in the same order), and
+// sequence mode and the Matrix class read it as they read the stored rows. Row counts cover a padded last group
+// and groups split across threads; column counts cover odd block counts (the kernel takes blocks in pairs).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/matrix.h"
+#include "kernels/rows8.h"
+#include "kernels_test_util.h"
+#include "rwkv/error.h"
+
+namespace rwkv {
+namespace {
+
+using test::kF32Rel;
+
+constexpr DType kQ4 = DType::Q4_0;
+
+std::vector<uint8_t> interleaved(const test::Weights& w) {
+    std::vector<uint8_t> g(rows8_bytes(kQ4, w.rows, w.cols), 0xAB);
+    interleave_rows8(kQ4, w.bytes.data(), w.rows, w.cols, g.data());
+    return g;
+}
+
+TEST(Rows8, GatherGivesBackEveryStoredByteAndPadsWithZeros) {
+    for (int64_t rows : {1, 7, 8, 9, 17, 24}) {
+        for (int64_t blocks : {1, 2, 3, 7, 13}) {
+            const int64_t cols = 32 * blocks;
+            const test::Weights w = test::make_weights(kQ4, rows, cols, static_cast<uint32_t>(rows * 100 + blocks));
+            const std::vector<uint8_t> g = interleaved(w);
+            ASSERT_EQ(g.size(), static_cast<size_t>(rows8_groups(rows) * 8) * w.row_bytes);
+            std::vector<uint8_t> row(w.row_bytes);
+            for (int64_t r = 0; r < rows8_groups(rows) * 8; ++r) {
+                gather_row8(kQ4, g.data(), cols, r, 0, blocks, row.data());
+                if (r < rows) {
+                    ASSERT_TRUE(std::equal(row.begin(), row.end(), w.row(r))) << "row " << r << " of " << rows;
+                } else {
+                    ASSERT_TRUE(std::all_of(row.begin(), row.end(), [](uint8_t b) { return b == 0; }))
+                        << "padding row " << r;
+                }
+            }
+            // A span of blocks, as sequence mode gathers a 256-column chunk.
+            if (blocks >= 3) {
+                std::vector<uint8_t> span(2 * 18);
+                gather_row8(kQ4, g.data(), cols, rows - 1, 1, 2, span.data());
+                ASSERT_TRUE(std::equal(span.begin(), span.end(), w.row(rows - 1) + 18));
+            }
+        }
+    }
+}
+
+TEST(Rows8, RejectsOtherTypesAndOutOfRangeSpans) {
+    EXPECT_FALSE(has_rows8_layout(DType::Q8_0));
+    EXPECT_TRUE(has_rows8_layout(kQ4));
+    EXPECT_THROW(rows8_bytes(DType::Q8_0, 8, 32), Error);
+    EXPECT_THROW(rows8_bytes(kQ4, 8, 33), Error);
+    std::vector<uint8_t> g(rows8_bytes(kQ4, 8, 64)), out(3 * 18);
+    EXPECT_THROW(gather_row8(kQ4, g.data(), 64, 0, 1, 2, out.data()), Error);
+    EXPECT_THROW(gather_row8(kQ4, g.data(), 64, -1, 0, 1, out.data()), Error);
+    std::vector<float> decoded(64 * 8);
+    EXPECT_THROW(decode_group8(kQ4, g.data(), 64, 0, 1, 2, decoded.data(), 8), Error);
+    ThreadPool pool(1);
+    std::vector<float> x(64), y(8);
+    EXPECT_THROW(matvec_batch({{DType::Q8_0, g.data(), 8, 64, x.data(), y.data(), RowLayout::rows8}}, pool), Error);
+}
+
+TEST(Rows8, MatvecAgreesWithTheRowAtATimeProductOnEveryIsaAndThreadCount) {
+    ThreadPool pools[] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
+    // 203 rows x 13 blocks is past the size at which the product is split across threads.
+    for (int64_t rows : {1, 7, 8, 9, 203}) {
+        for (int64_t blocks : {1, 2, 3, 7, 13}) {
+            const int64_t cols = 32 * blocks;
+            const test::Weights w = test::make_weights(kQ4, rows, cols, static_cast<uint32_t>(rows * 31 + blocks));
+            const std::vector<uint8_t> g = interleaved(w);
+            const std::vector<float> x = test::gaussian(cols, 3, 1.5f);
+            for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+                std::vector<float> plain(static_cast<size_t>(rows));
+                matvec(kQ4, w.bytes.data(), rows, cols, x.data(), plain.data(), pools[0], isa);
+                for (ThreadPool& pool : pools) {
+                    std::vector<float> grouped(static_cast<size_t>(rows) + 8, -3.0f);  // past the end must stay
+                    matvec_batch({{kQ4, g.data(), rows, cols, x.data(), grouped.data(), RowLayout::rows8}}, pool, isa);
+                    for (int64_t r = 0; r < rows; ++r) {
+                        const double scale = test::ref_dot(w.decoded.data() + r * cols, x.data(), cols).abs_sum;
+                        if (clamp_isa(isa) == Isa::Scalar)
+                            ASSERT_EQ(grouped[r], plain[r]) << "row " << r << " [" << rows << ", " << cols << "]";
+                        else
+                            ASSERT_NEAR(grouped[r], plain[r], kF32Rel * scale)
+                                << isa_name(isa) << " threads " << pool.size() << " row " << r << " [" << rows << ", "
+                                << cols << "]";
+                    }
+                    for (size_t r = static_cast<size_t>(rows); r < grouped.size(); ++r)
+                        ASSERT_EQ(grouped[r], -3.0f) << "the padded group wrote past the matrix";
+                }
+            }
+        }
+    }
+}
+
+// Extreme nibbles (0 and 15) against activations of ±127 in every lane: the AVX2 pairs of products must not
+// saturate, and the offset of 8 must come off exactly.
+TEST(Rows8, ExtremeNibblesAndActivations) {
+    const int64_t rows = 8, cols = 64;
+    test::Weights w = test::make_weights(kQ4, rows, cols, 11);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int b = 0; b < 2; ++b)
+            for (int j = 0; j < 16; ++j) w.bytes[r * w.row_bytes + 18 * b + 2 + j] = r % 2 ? 0xFF : 0x00;
+    std::vector<float> x(cols);
+    for (int64_t i = 0; i < cols; ++i) x[i] = i % 3 ? 1.0f : -1.0f;
+    const std::vector<uint8_t> g = interleaved(w);
+    ThreadPool pool(1);
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+        std::vector<float> plain(rows), grouped(rows);
+        matvec(kQ4, w.bytes.data(), rows, cols, x.data(), plain.data(), pool, Isa::Scalar);
+        matvec_batch({{kQ4, g.data(), rows, cols, x.data(), grouped.data(), RowLayout::rows8}}, pool, isa);
+        for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(grouped[r], plain[r]) << isa_name(isa) << " row " << r;
+    }
+}
+
+TEST(Rows8, MatrixClassReadsTheLayoutInEveryPath) {
+    const int64_t rows = 37, cols = 32 * 9, T = 5;
+    const test::Weights w = test::make_weights(kQ4, rows, cols, 21);
+    const Matrix plain(rows, cols, kQ4, w.bytes.data(), nullptr);
+    const Matrix grouped = plain.with_rows8();
+    ASSERT_EQ(grouped.layout(), RowLayout::rows8);
+    ASSERT_NE(grouped.data(), plain.data());
+    EXPECT_EQ(grouped.bytes(), plain.bytes());
+    // Only q4_0 has the layout; another type comes back as it was.
+    const test::Weights w8 = test::make_weights(DType::Q8_0, 8, 64, 22);
+    EXPECT_EQ(Matrix(8, 64, DType::Q8_0, w8.bytes.data(), nullptr).with_rows8().layout(), RowLayout::plain);
+
+    std::vector<float> a(cols), b(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+        plain.row_to_float(r, a.data());
+        grouped.row_to_float(r, b.data());
+        ASSERT_EQ(a, b) << "row " << r;
+    }
+    ThreadPool pool(2);
+    const std::vector<float> X = test::gaussian(T * cols, 23);
+    std::vector<float> ya(T * rows), yb(T * rows);
+    plain.matmul(X.data(), T, ya.data(), pool);  // sequence mode decodes the same weights
+    grouped.matmul(X.data(), T, yb.data(), pool);
+    EXPECT_EQ(ya, yb);
+    std::vector<float> va(rows), vb(rows);
+    plain.matvec(X.data(), va.data(), pool);
+    grouped.matvec(X.data(), vb.data(), pool);
+    for (int64_t r = 0; r < rows; ++r) {
+        const double scale = test::ref_dot(w.decoded.data() + r * cols, X.data(), cols).abs_sum;
+        ASSERT_NEAR(vb[r], va[r], kF32Rel * scale) << "row " << r;
+    }
+}
+
+}  // namespace
+}  // namespace rwkv
