@@ -100,10 +100,17 @@ struct MatvecJob {
     RowLayout layout = RowLayout::plain;
 };
 
+// What a caller keeps across matvec_batch calls so that a token's products allocate nothing: the quantized
+// inputs, one per job, whose buffers are reused.
+struct MatvecScratch {
+    std::vector<ActivationQ8> inputs;
+};
+
 // Independent matrix-vector products run as one parallel loop: the rows of all of them are split by bytes
 // across the pool, so a dozen small products (LoRA matrices, r/k/v) share one wake-up and one wait instead
 // of each paying for its own, and none is too small to split. Same results as matvec() on each, Q8 mode.
-void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa = default_isa());
+void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa = default_isa(),
+                  MatvecScratch* scratch = nullptr);
 
 // Y[T, rows] = X[T, cols] · Wᵀ, fp32 activations, blocked like a GEMM: a panel of 16 weight rows × 256 columns
 // is decoded once into a cache-resident buffer and reused by up to 256 tokens.

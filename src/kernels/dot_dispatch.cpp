@@ -181,9 +181,11 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, 
     });
 }
 
-void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa) {
+void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa, MatvecScratch* scratch) {
     const kern::KernelTable& k = kern::table_for(isa);
-    std::vector<ActivationQ8> xq(jobs.size());
+    std::vector<ActivationQ8> own;
+    std::vector<ActivationQ8>& xq = scratch != nullptr ? scratch->inputs : own;
+    if (xq.size() < jobs.size()) xq.resize(jobs.size());
     // The unit a thread takes is a row, or a group of eight rows in the eight-row layout.
     std::vector<size_t> unit_bytes(jobs.size());
     std::vector<int64_t> units(jobs.size());

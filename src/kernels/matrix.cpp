@@ -43,18 +43,17 @@ void Matrix::row_to_float(int64_t r, float* out) const {
 // Both products run the dispatched kernels of kernels/dot.h (AVX2 where the CPU has it, else scalar).
 // Generation against quantized weights rounds x to 8-bit blocks first, as ggml does (dot.h states the bound);
 // sequence mode decodes weight tiles to fp32 and keeps x exact.
-void Matrix::matvec(const float* x, float* y, ThreadPool& pool) const {
-    if (layout_ == RowLayout::rows8) return matvec_batch({{type_, data_, rows_, cols_, x, y, layout_}}, pool);
-    rwkv::matvec(type_, data_, rows_, cols_, x, y, pool);
+void Matrix::matvec(const float* x, float* y, ThreadPool& pool, MatvecScratch* scratch) const {
+    matvec_batch({{type_, data_, rows_, cols_, x, y, layout_}}, pool, default_isa(), scratch);
 }
 
-void Matrix::matmul(const float* x, int64_t T, float* y, ThreadPool& pool) const {
+void Matrix::matmul(const float* x, int64_t T, float* y, ThreadPool& pool, MatvecScratch* scratch) const {
     // One token is a matrix-vector product: decoding weight panels for a GEMM would only cost time.
-    if (T == 1) return matvec(x, y, pool);
+    if (T == 1) return matvec(x, y, pool, scratch);
     rwkv::matmul(type_, data_, rows_, cols_, x, T, y, pool, default_isa(), layout_);
 }
 
-void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& pool) {
+void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& pool, MatvecScratch* scratch) {
     if (T != 1) {
         for (const Product& p : products) p.w->matmul(p.x, T, p.y, pool);
         return;
@@ -63,7 +62,7 @@ void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& p
     jobs.reserve(products.size());
     for (const Product& p : products)
         jobs.push_back({p.w->type(), p.w->data(), p.w->rows(), p.w->cols(), p.x, p.y, p.w->layout()});
-    matvec_batch(jobs, pool);
+    matvec_batch(jobs, pool, default_isa(), scratch);
 }
 
 }  // namespace rwkv

@@ -39,10 +39,10 @@ public:
     // The row's weights as fp32.
     void row_to_float(int64_t r, float* out) const;
 
-    // y[rows] = W · x[cols]
-    void matvec(const float* x, float* y, ThreadPool& pool) const;
+    // y[rows] = W · x[cols]; `scratch`, where given, holds the quantized input between calls.
+    void matvec(const float* x, float* y, ThreadPool& pool, MatvecScratch* scratch = nullptr) const;
     // Y[T, rows] = X[T, cols] · Wᵀ: the sequence-mode product, every token against each row once.
-    void matmul(const float* x, int64_t T, float* y, ThreadPool& pool) const;
+    void matmul(const float* x, int64_t T, float* y, ThreadPool& pool, MatvecScratch* scratch = nullptr) const;
 
 private:
     int64_t rows_ = 0, cols_ = 0;
@@ -62,6 +62,6 @@ struct Product {
 
 // Independent products of the same T tokens. For one token they run as one parallel loop (rwkv::matvec_batch),
 // which is how generation avoids a pool wake-up per small matrix; for more, one matmul each.
-void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& pool);
+void multiply_all(const std::vector<Product>& products, int64_t T, ThreadPool& pool, MatvecScratch* scratch = nullptr);
 
 }  // namespace rwkv

@@ -52,9 +52,10 @@ void BlockModel::embed(int32_t token, float* x) const {
 
 void BlockModel::forward(State& state, const int32_t* tokens, int64_t T, float* logits, bool all_logits) const {
     const int64_t C = info_.n_embd;
-    std::vector<float> x(static_cast<size_t>(T * C)), xx(x.size()), out(x.size());
+    Pass& pass = pass_;
+    std::vector<float>&x = pass.x, &xx = pass.xx, &out = pass.out;
+    for (std::vector<float>* v : {&x, &xx, &out}) v->resize(static_cast<size_t>(T * C));
     for (int64_t t = 0; t < T; ++t) embed(tokens[t], &x[t * C]);
-    Pass pass;
     for (int64_t l = 0; l < info_.n_layer; ++l) {
         for (int64_t t = 0; t < T; ++t)
             layer_norm(&x[t * C], &xx[t * C], ln1_[l].weight.data(), ln1_[l].bias.data(), C, kLayerNormEps);
@@ -62,7 +63,7 @@ void BlockModel::forward(State& state, const int32_t* tokens, int64_t T, float* 
         for (size_t i = 0; i < x.size(); ++i) x[i] += out[i];
         for (int64_t t = 0; t < T; ++t)
             layer_norm(&x[t * C], &xx[t * C], ln2_[l].weight.data(), ln2_[l].bias.data(), C, kLayerNormEps);
-        channel_mix(l, state, xx.data(), out.data(), T);
+        channel_mix(l, state, xx.data(), out.data(), T, pass);
         for (size_t i = 0; i < x.size(); ++i) x[i] += out[i];
     }
     if (!logits) return;
@@ -71,7 +72,7 @@ void BlockModel::forward(State& state, const int32_t* tokens, int64_t T, float* 
     for (int64_t t = first; t < T; ++t)
         layer_norm(&x[t * C], &xx[(t - first) * C], ln_out_.weight.data(), ln_out_.bias.data(), C, kLayerNormEps);
     if (rows == 1)
-        head_.matvec(xx.data(), logits, pool());
+        head_.matvec(xx.data(), logits, pool(), &pass.products);
     else
         head_.matmul(xx.data(), rows, logits, pool());
 }
@@ -108,16 +109,18 @@ void ChannelMix::load(Binder& b, const std::string& p, int64_t C, int64_t F, boo
     value = b.linear(p + ".value.weight", C, F);
 }
 
-void ChannelMix::run(float* state_prev, const float* xx, float* out, int64_t T, ThreadPool& pool) const {
+void ChannelMix::run(float* state_prev, const float* xx, float* out, int64_t T, ThreadPool& pool,
+                     ForwardPass& pass) const {
     const int64_t C = key.cols(), F = key.rows();
-    std::vector<float> prev(static_cast<size_t>(T * C)), xk(prev.size()), xr(prev.size()), r(prev.size());
-    std::vector<float> k(static_cast<size_t>(T * F));
+    const size_t n = static_cast<size_t>(T * C);
+    std::vector<float>&prev = pass.work(0, n), &xk = pass.work(1, n), &xr = pass.work(2, n), &r = pass.work(3, n);
+    std::vector<float>& k = pass.work(4, static_cast<size_t>(T * F));
     token_shift(state_prev, xx, T, C, prev.data());
     shift_mix(xx, prev.data(), mu_k.data(), 0, T, C, xk.data());
     shift_mix(xx, prev.data(), mu_r.data(), 0, T, C, xr.data());
-    multiply_all({{&key, xk.data(), k.data()}, {&receptance, xr.data(), r.data()}}, T, pool);
+    multiply_all({{&key, xk.data(), k.data()}, {&receptance, xr.data(), r.data()}}, T, pool, &pass.products);
     relu_squared(k);
-    value.matmul(k.data(), T, out, pool);
+    value.matmul(k.data(), T, out, pool, &pass.products);
     for (size_t i = 0; i < r.size(); ++i) out[i] *= sigmoid(r[i]);
 }
 

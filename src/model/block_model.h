@@ -18,28 +18,34 @@ struct NormWeights {
     std::vector<float> weight, bias;
 };
 
+// What one forward() works in: values one layer hands to later layers (v7's value residual), the residual
+// stream, and temporaries. The model keeps one (pass_) for every call, so after the first a token step
+// neither allocates nor zeroes.
+struct ForwardPass {
+    std::vector<float> v_first;
+    std::vector<float> x, xx, out;  // the residual stream, its normalised copy, a block's output
+    MatvecScratch products;          // the one-token products' quantized inputs
+    // Work array `slot` holding n floats, reused by every layer and call: the layers ask for the same sizes.
+    // Its contents are whatever was last left there (write before reading); a time mix and a channel mix
+    // may both count slots from 0. A deque, so earlier slots stay put.
+    std::vector<float>& work(size_t slot, size_t n) {
+        while (scratch.size() <= slot) scratch.emplace_back();
+        scratch[slot].resize(n);
+        return scratch[slot];
+    }
+    std::deque<std::vector<float>> scratch;
+};
+
 class BlockModel : public Model {
 protected:
     BlockModel(ModelInfo info, const LoadOptions& options, Binder& binder);
 
     void forward(State& state, const int32_t* tokens, int64_t T, float* logits, bool all_logits) const override;
 
-    // Values one layer hands to later layers within one forward() (v7's value residual).
-    struct Pass {
-        std::vector<float> v_first;
-        // Work array `slot` holding n floats, reused by every layer of the pass: the layers ask for the same
-        // sizes, so after the first one a token step neither allocates nor zeroes its temporaries. Its contents
-        // are whatever the last layer left (write before reading). A deque, so earlier slots stay put.
-        std::vector<float>& work(size_t slot, size_t n) {
-            while (scratch.size() <= slot) scratch.emplace_back();
-            scratch[slot].resize(n);
-            return scratch[slot];
-        }
-        std::deque<std::vector<float>> scratch;
-    };
+    using Pass = ForwardPass;
     // out[T, C] = the block's attention output for the normalised inputs xx[T, C]; state advanced.
     virtual void time_mix(int64_t layer, State& state, const float* xx, float* out, int64_t T, Pass& pass) const = 0;
-    virtual void channel_mix(int64_t layer, State& state, const float* xx, float* out, int64_t T) const = 0;
+    virtual void channel_mix(int64_t layer, State& state, const float* xx, float* out, int64_t T, Pass& pass) const = 0;
 
     ThreadPool& pool() const { return *pool_; }
     int64_t C() const { return info_.n_embd; }
@@ -54,6 +60,8 @@ private:
     std::vector<NormWeights> ln1_, ln2_;
     NormWeights ln_out_;
     Matrix head_;
+    // One eval runs at a time on a model (its thread pool is shared by every call too).
+    mutable ForwardPass pass_;
 };
 
 // prev[T, C]: for each token the previous token's normalised input — row 0 from the state, row t
@@ -69,7 +77,7 @@ struct ChannelMix {
     Matrix key, value, receptance;
 
     void load(Binder& b, const std::string& prefix, int64_t C, int64_t F, bool v4_style_mix);
-    void run(float* state_prev, const float* xx, float* out, int64_t T, ThreadPool& pool) const;
+    void run(float* state_prev, const float* xx, float* out, int64_t T, ThreadPool& pool, ForwardPass& pass) const;
 };
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }

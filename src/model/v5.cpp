@@ -73,7 +73,7 @@ public:
     }
 
 protected:
-    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass&) const override {
+    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
         const TimeMix5& a = att_[l];
         const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
         const size_t n = static_cast<size_t>(T * C);
@@ -91,17 +91,17 @@ protected:
             shift_mix(xx, prev.data(), a.mu_g.data(), 0, T, C, xg.data());
             products.push_back({&a.gate, xg.data(), g.data()});
         }
-        multiply_all(products, T, pool());
+        multiply_all(products, T, pool(), &pass.products);
         wkv5(T, H, N, r.data(), k.data(), v.data(), a.w.data(), 0, a.u.data(), st.att(l), y.data(), pool());
         for (int64_t t = 0; t < T; ++t)
             group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
         if (!a.gate.empty())
             for (size_t i = 0; i < n; ++i) yn[i] *= g[i] * sigmoid(g[i]);
-        a.output.matmul(yn.data(), T, out, pool());
+        a.output.matmul(yn.data(), T, out, pool(), &pass.products);
     }
 
-    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T) const override {
-        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool());
+    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
+        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool(), pass);
     }
 
 private:

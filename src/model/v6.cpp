@@ -66,7 +66,7 @@ public:
     }
 
 protected:
-    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass&) const override {
+    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
         const TimeMix6& a = att_[l];
         const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
         const int64_t D = info_.lora_dims[0], D2 = info_.lora_dims[1];
@@ -75,7 +75,7 @@ protected:
         std::vector<float> lora(static_cast<size_t>(T * kMixes * D)), decay_mid(static_cast<size_t>(T * D2));
         token_shift(st.att_x_prev(l), xx, T, C, prev.data());
         shift_mix(xx, prev.data(), a.maa_x.data(), 0, T, C, xm.data());
-        a.maa_w1.matmul(xm.data(), T, lora.data(), pool());
+        a.maa_w1.matmul(xm.data(), T, lora.data(), pool(), &pass.products);
         for (float& z : lora) z = std::tanh(z);
         // Each mix's LoRA up-projection, then each mix's projection, as one parallel loop apiece when generating
         // (kernels/matrix.h: multiply_all): two pool wake-ups where there were ten.
@@ -89,7 +89,7 @@ protected:
                 std::copy_n(&lora[(t * kMixes + i) * D], D, &part[i][t * D]);
             ups.push_back({&a.maa_w2[i], part[i].data(), mu[i].data()});
         }
-        multiply_all(ups, T, pool());
+        multiply_all(ups, T, pool(), &pass.products);
         for (int i = 0; i < kMixes; ++i) {
             for (int64_t t = 0; t < T; ++t)
                 for (int64_t c = 0; c < C; ++c) mu[i][t * C + c] += a.maa[i][c];
@@ -101,9 +101,9 @@ protected:
                       {&a.value, xs[2].data(), v.data()},
                       {&a.receptance, xs[3].data(), r.data()},
                       {&a.gate, xs[4].data(), g.data()}},
-                     T, pool());
+                     T, pool(), &pass.products);
         for (float& z : decay_mid) z = std::tanh(z);
-        a.decay_w2.matmul(decay_mid.data(), T, w.data(), pool());
+        a.decay_w2.matmul(decay_mid.data(), T, w.data(), pool(), &pass.products);
         for (int64_t t = 0; t < T; ++t)
             for (int64_t c = 0; c < C; ++c) w[t * C + c] += a.decay[c];
         exp_inplace(w.data(), T * C);  // vectorised (kernels/elementwise.h)
@@ -113,11 +113,11 @@ protected:
         for (int64_t t = 0; t < T; ++t)
             group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
         for (size_t i = 0; i < n; ++i) yn[i] *= g[i] * sigmoid(g[i]);
-        a.output.matmul(yn.data(), T, out, pool());
+        a.output.matmul(yn.data(), T, out, pool(), &pass.products);
     }
 
-    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T) const override {
-        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool());
+    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
+        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool(), pass);
     }
 
 private:

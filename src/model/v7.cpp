@@ -108,14 +108,14 @@ protected:
                                       {&a.key, xm[K]->data(), k.data()},         {&a.value, xm[V]->data(), v.data()},
                                       {&a.a.down, xm[A]->data(), a_mid.data()},  {&a.g.down, xm[G]->data(), g_mid.data()}};
         if (l != 0) first.push_back({&a.v.down, xm[V]->data(), v_mid.data()});
-        multiply_all(first, T, pool());
+        multiply_all(first, T, pool(), &pass.products);
         for (float& z : w_mid) z = std::tanh(z);
         sigmoid_inplace(g_mid.data(), static_cast<int64_t>(g_mid.size()));
         std::vector<Product> second = {{&a.w.up, w_mid.data(), w.data()},
                                        {&a.a.up, a_mid.data(), aa.data()},
                                        {&a.g.up, g_mid.data(), g.data()}};
         if (l != 0) second.push_back({&a.v.up, v_mid.data(), tmp.data()});
-        multiply_all(second, T, pool());
+        multiply_all(second, T, pool(), &pass.products);
         if (l == 0) {
             pass.v_first = v;
         } else {
@@ -162,18 +162,19 @@ protected:
             }
         }
         for (size_t i = 0; i < n; ++i) yn[i] *= g[i];
-        a.output.matmul(yn.data(), T, out, pool());
+        a.output.matmul(yn.data(), T, out, pool(), &pass.products);
     }
 
-    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T) const override {
+    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
         const ChannelMix7& f = ffn_[l];
         const int64_t C = this->C(), F = f.key.rows();
-        std::vector<float> prev(static_cast<size_t>(T * C)), xk(prev.size()), k(static_cast<size_t>(T * F));
+        const size_t n = static_cast<size_t>(T * C);
+        std::vector<float>&prev = pass.work(0, n), &xk = pass.work(1, n), &k = pass.work(2, static_cast<size_t>(T * F));
         token_shift(st.ffn_x_prev(l), xx, T, C, prev.data());
         shift_mix(xx, prev.data(), f.mu_k.data(), 0, T, C, xk.data());
-        f.key.matmul(xk.data(), T, k.data(), pool());
+        f.key.matmul(xk.data(), T, k.data(), pool(), &pass.products);
         relu_squared(k);
-        f.value.matmul(k.data(), T, out, pool());
+        f.value.matmul(k.data(), T, out, pool(), &pass.products);
     }
 
 private:
