@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <string>
 
 #include "rwkv/error.h"
@@ -10,6 +11,7 @@ namespace rwkv {
 
 HugeBuffer::HugeBuffer(size_t bytes, Pages pages) : size_(bytes) {
     constexpr size_t kHuge = size_t{2} << 20;
+    if (bytes > SIZE_MAX - kHuge) throw Error("cannot allocate " + std::to_string(bytes >> 20) + " MiB");
     // Room to start on a 2 MiB boundary, so every page of the buffer can be a huge one.
     mapping_bytes_ = bytes + kHuge;
     mapping_ = mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
