@@ -57,28 +57,6 @@ void interleave_rows8(DType t, const void* src, int64_t rows, int64_t cols, uint
         }
 }
 
-void decode_group8(DType t, const uint8_t* groups, int64_t cols, int64_t g, int64_t block0, int64_t n_blocks,
-                   float* out, int64_t stride) {
-    check(t, cols);
-    const int64_t blocks = cols / kQuantBlockSize;
-    if (g < 0 || block0 < 0 || n_blocks < 0 || block0 + n_blocks > blocks)
-        throw Error("eight-row layout: group " + std::to_string(g) + " blocks [" + std::to_string(block0) + ", " +
-                    std::to_string(block0 + n_blocks) + ") outside a row of " + std::to_string(blocks));
-    for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* in = groups + static_cast<size_t>(g * blocks + block0 + b) * kGroupBlockBytes;
-        float d[kRowsPerGroup];
-        for (int64_t i = 0; i < kRowsPerGroup; ++i) d[i] = f16_to_f32(static_cast<uint16_t>(in[2 * i] | in[2 * i + 1] << 8));
-        float* o = out + b * kQuantBlockSize * stride;
-        for (int64_t j = 0; j < 16; ++j) {
-            const uint8_t* bytes = in + 16 + 32 * (j / 4) + j % 4;
-            for (int64_t i = 0; i < kRowsPerGroup; ++i) {
-                o[j * stride + i] = static_cast<float>((bytes[4 * i] & 0x0f) - 8) * d[i];
-                o[(j + 16) * stride + i] = static_cast<float>((bytes[4 * i] >> 4) - 8) * d[i];
-            }
-        }
-    }
-}
-
 void gather_row8(DType t, const uint8_t* groups, int64_t cols, int64_t r, int64_t block0, int64_t n_blocks,
                  uint8_t* out) {
     check(t, cols);

@@ -41,9 +41,7 @@ void interleave_rows8(DType t, const void* src, int64_t rows, int64_t cols, uint
 void gather_row8(DType t, const uint8_t* groups, int64_t cols, int64_t r, int64_t block0, int64_t n_blocks,
                  uint8_t* out);
 
-// Decodes blocks [block0, block0 + n_blocks) of group g's eight rows to fp32: out[k * stride + i] is row
-// 8g + i's element 32 * block0 + k (padding rows decode to zeros). Sequence mode fills its panels so.
-void decode_group8(DType t, const uint8_t* groups, int64_t cols, int64_t g, int64_t block0, int64_t n_blocks,
-                   float* out, int64_t stride);
+// Sequence mode decodes groups straight into its GEMM panels with the kernel table's decode_q4_0_rows8
+// (kernels/dot_kernels.h), the start of group g's block b being groups + (g * cols / 32 + b) * rows8_bytes(t, 8, 32).
 
 }  // namespace rwkv
