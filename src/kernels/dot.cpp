@@ -233,21 +233,6 @@ void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) 
     }
 }
 
-// Sequence mode's decode of the eight-row layout (kernels/rows8.h); the SIMD tables match it bit for bit.
-void decode_q4_0_rows8(const uint8_t* in, int64_t n_blocks, float* out, int64_t stride) {
-    for (int64_t b = 0; b < n_blocks; ++b, in += 144) {
-        float* o = out + b * 32 * stride;
-        for (int i = 0; i < 8; ++i) {
-            const float d = load_f16(in + 2 * i);
-            for (int j = 0; j < 16; ++j) {
-                const uint8_t byte = in[16 + 32 * (j / 4) + 4 * i + j % 4];
-                o[j * stride + i] = static_cast<float>((byte & 0x0f) - 8) * d;
-                o[(j + 16) * stride + i] = static_cast<float>((byte >> 4) - 8) * d;
-            }
-        }
-    }
-}
-
 template <DType T>
 constexpr TypeKernels float_type() {
     return {dot_f32<T>, nullptr, dequant<T>};
@@ -270,7 +255,6 @@ constexpr KernelTable kScalar = {
     quantize_q8_256,
     gemm_panel,
     dot_q8_q4_0_rows8,
-    decode_q4_0_rows8,
 };
 
 }  // namespace

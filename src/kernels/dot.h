@@ -8,8 +8,9 @@
 //     meets it in an integer dot product. This adds at most half a Q8 step per element of x:
 //       |error| <= sum_i |w_i| * amax(x over i's block) / 254     (32-blocks; 256-blocks for Q4_K/Q6_K)
 //     i.e. about 0.2-0.4% of sqrt(sum w_i^2 x_i^2 * n)-scale results on Gaussian data (see tests/kernels).
-// matmul always uses exact activations (weights decoded to fp32 in a cache-resident panel), so its results
-// differ from the Q8 matvec by the bound above; pass ActivationMode::F32 to matvec for agreement to rounding.
+// matmul uses exact activations (weights decoded to fp32 in a cache-resident panel), so its results differ
+// from the Q8 matvec by the bound above (pass ActivationMode::F32 to matvec for agreement to rounding); except
+// for q4_0 in the eight-row layout, where it takes the Q8 path and equals the one-token product bit for bit.
 //
 // Every function takes an Isa (default: default_isa()); a level above the CPU's is lowered, never trusted.
 #include <cstddef>
@@ -113,7 +114,8 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa 
                   MatvecScratch* scratch = nullptr);
 
 // Y[T, rows] = X[T, cols] · Wᵀ, fp32 activations, blocked like a GEMM: a panel of 16 weight rows × 256 columns
-// is decoded once into a cache-resident buffer and reused by up to 256 tokens.
+// is decoded once into a cache-resident buffer and reused by up to 256 tokens. In the eight-row layout (q4_0):
+// Q8 activations and the integer kernel, token by token over each group (see the note above).
 void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,
             ThreadPool& pool, Isa isa = default_isa(), RowLayout layout = RowLayout::plain);
 

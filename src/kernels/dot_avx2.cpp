@@ -461,32 +461,6 @@ void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) 
                [](__m256i acc, __m256i u, __m256i s) { return _mm256_add_epi32(acc, mul_sum_us8(u, s)); });
 }
 
-// Each 32-bit lane of a 32-byte nibble load is one row's four bytes (kernels/rows8.h), so shifting every lane
-// by the same amount yields one column of all eight rows: one store per column of the panel.
-void decode_q4_0_rows8(const uint8_t* in, int64_t n_blocks, float* out, int64_t stride) {
-    const __m256i m4 = _mm256_set1_epi32(0x0f), eight = _mm256_set1_epi32(8);
-    const auto column = [&](__m256i v, int shift, __m256 d, float* o) {
-        const __m256i q = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(v, shift), m4), eight);
-        _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
-    };
-    for (int64_t b = 0; b < n_blocks; ++b, in += 144) {
-        const __m256 d = _mm256_cvtph_ps(load128(in));
-        float* o = out + b * 32 * stride;
-        for (int c = 0; c < 4; ++c) {
-            const __m256i v = load256(in + 16 + 32 * c);
-            float* oc = o + 4 * c * stride;
-            column(v, 0, d, oc);
-            column(v, 4, d, oc + 16 * stride);
-            column(v, 8, d, oc + stride);
-            column(v, 12, d, oc + 17 * stride);
-            column(v, 16, d, oc + 2 * stride);
-            column(v, 20, d, oc + 18 * stride);
-            column(v, 24, d, oc + 3 * stride);
-            column(v, 28, d, oc + 19 * stride);
-        }
-    }
-}
-
 // ---- the table ----
 
 using DequantFn = void (*)(const void*, float*, int64_t);
@@ -516,7 +490,6 @@ constexpr KernelTable kAvx2 = {
     quantize_q8_256,
     gemm_panel,
     dot_q8_q4_0_rows8,
-    decode_q4_0_rows8,
 };
 
 }  // namespace

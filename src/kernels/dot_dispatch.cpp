@@ -39,16 +39,16 @@ void check_shape(const char* what, int64_t rows, int64_t cols, int64_t T) {
                     "], T " + std::to_string(T));
 }
 
+Q8View q8_view(const ActivationQ8& x) {
+    return {x.q(), x.scales(), x.block_sums(), x.block_qsums(), x.group_sums(), x.block_pairs()};
+}
+
 }  // namespace kern
 
 namespace {
 
 // Below this many weight bytes a matvec runs on the caller: waking the pool costs more than the rows.
 constexpr size_t kMinParallelBytes = 96 * 1024;
-
-kern::Q8View view_of(const ActivationQ8& x) {
-    return {x.q(), x.scales(), x.block_sums(), x.block_qsums(), x.group_sums(), x.block_pairs()};
-}
 
 void check_layout(DType t, const ActivationQ8& x, int64_t n) {
     if (ActivationQ8::layout_for(t) != x.layout())
@@ -161,7 +161,7 @@ float dot_row(DType t, const void* w_row, const float* x, int64_t n, Isa isa) {
 float dot_row_q8(DType t, const void* w_row, const ActivationQ8& x, Isa isa) {
     check_layout(t, x, x.size());
     if (x.size() == 0) return 0.0f;
-    return kern::table_for(isa).type[kern::slot_of(t)].dot_q8(w_row, view_of(x), x.size());
+    return kern::table_for(isa).type[kern::slot_of(t)].dot_q8(w_row, kern::q8_view(x), x.size());
 }
 
 void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, float* y, ThreadPool& pool, Isa isa,
@@ -211,7 +211,7 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa,
         if (job.cols == 0) {
             return;
         } else if (job.layout == RowLayout::rows8) {
-            const kern::Q8View v = view_of(xq[j]);
+            const kern::Q8View v = kern::q8_view(xq[j]);
             for (int64_t g = u0; g < u1; ++g) {
                 const int64_t r0 = g * kRowsPerGroup;
                 if (r0 + kRowsPerGroup <= job.rows) {
@@ -224,7 +224,7 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa,
             }
         } else if (dtype_is_quantized(job.type)) {
             const auto dot = k.type[kern::slot_of(job.type)].dot_q8;
-            const kern::Q8View v = view_of(xq[j]);
+            const kern::Q8View v = kern::q8_view(xq[j]);
             for (int64_t r = u0; r < u1; ++r) job.y[r] = dot(base + r * ub, v, job.cols);
         } else {
             const auto dot = k.type[kern::slot_of(job.type)].dot_f32;
@@ -245,7 +245,7 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const Activation
     check_layout(t, x, cols);
     const size_t rb = weight_row_bytes(t, cols);
     const auto dot = kern::table_for(isa).type[kern::slot_of(t)].dot_q8;
-    const kern::Q8View v = view_of(x);
+    const kern::Q8View v = kern::q8_view(x);
     const auto* base = static_cast<const uint8_t*>(w);
     for_rows(rows, rb, pool, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) y[r] = cols == 0 ? 0.0f : dot(base + r * rb, v, cols);

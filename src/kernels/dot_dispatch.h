@@ -7,6 +7,10 @@
 #include "kernels/dot_kernels.h"
 #include "rwkv/tensor.h"
 
+namespace rwkv {
+class ActivationQ8;
+}
+
 namespace rwkv::kern {
 
 // The table for `isa`, lowered to what the CPU supports.
@@ -14,6 +18,9 @@ const KernelTable& table_for(Isa isa);
 
 // The table slot of t; throws rwkv::Error for a value outside the enum.
 int slot_of(DType t);
+
+// What the integer kernels read of x.
+Q8View q8_view(const ActivationQ8& x);
 
 // Throws rwkv::Error naming `what` unless rows, cols (and T) are non-negative.
 void check_shape(const char* what, int64_t rows, int64_t cols, int64_t T = 0);

@@ -41,9 +41,6 @@ struct KernelTable {
                        int64_t ldc, int nr, bool accumulate);
     // q4_0 in the eight-row layout (kernels/rows8.h): y[i] = row i of the group at `group` · x, n columns.
     void (*dot_q8_q4_0_rows8)(const void* group, const Q8View& x, int64_t n, float* y);
-    // The same layout decoded for a GEMM panel: n_blocks consecutive blocks of one group (144 bytes each) to
-    // out[(32 * b + j) * stride + i] for row i < 8, column j < 32. Bit-identical on every table.
-    void (*decode_q4_0_rows8)(const uint8_t* blocks, int64_t n_blocks, float* out, int64_t stride);
 };
 
 const KernelTable& scalar_kernels();

@@ -1,6 +1,7 @@
 // The sequence-mode product Y[T, rows] = X[T, cols] · Wᵀ, blocked like a GEMM so that weights stored in any
 // type run at fp32 FMA speed: each panel of 16 weight rows × 256 columns is decoded once into an L1-resident
 // buffer (laid out [k][16], one vector load per k) and then swept by up to 256 tokens in register tiles.
+// q4_0 in the eight-row layout instead takes generation's integer path token by token (matmul_rows8).
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -28,46 +29,29 @@ struct Job {
     int64_t rows, cols;
     const float* X;
     float* Y;
-    RowLayout layout;
-    size_t group_block;  // rows8: the bytes of one block of all eight rows of a group
 };
 
-// Where eight-row group g's blocks start at column k0 (kernels/rows8.h: a group's blocks lie one after another).
-const uint8_t* group_chunk(const Job& job, int64_t g, int64_t k0) {
-    return job.w + static_cast<size_t>(g * (job.cols / kQuantBlockSize) + k0 / kQuantBlockSize) * job.group_block;
-}
-
-// Decodes rows [r0, r0 + nr) × columns [k0, k0 + kc) into panel[k * 16 + j]; unused columns stay zero.
+// Decodes rows [r0, r0 + nr) × columns [k0, k0 + kc) into panel[k * 16 + j]; unused columns stay zero. The rows
+// are decoded side by side into row_buf [nr][kChunkCols], then written out column by column so each store fills
+// the panel in order: storing each decoded row straight into its column of the panel (a store every 64 bytes)
+// took 8% of an f16 prompt.
 void pack_panel(const Job& job, int64_t r0, int nr, int64_t k0, int64_t kc, float* row_buf, float* panel) {
-    int j = 0;
-    if (job.layout == RowLayout::rows8) {
-        // A panel is two eight-row groups (r0 is a multiple of 16), decoded straight into place.
-        static_assert(kPanelRows == 2 * kRowsPerGroup);
-        for (; j < nr; j += kRowsPerGroup)
-            job.table->decode_q4_0_rows8(group_chunk(job, (r0 + j) / kRowsPerGroup, k0), kc / kQuantBlockSize,
-                                         panel + j, kPanelRows);
-    } else {
-        // Rows are decoded side by side into row_buf [nr][kChunkCols], then written out column by column so
-        // each store fills the panel in order: storing each decoded row straight into its column of the panel
-        // (a store every 64 bytes) took 8% of an f16 prompt.
-        const size_t offset = weight_row_bytes(job.dtype, k0);
-        for (int i = 0; i < nr; ++i)
-            job.type->dequant(job.w + static_cast<size_t>(r0 + i) * job.row_bytes + offset, row_buf + i * kChunkCols, kc);
-        if (nr == kPanelRows) {
-            for (int64_t k = 0; k < kc; ++k)
-                for (int i = 0; i < kPanelRows; ++i) panel[k * kPanelRows + i] = row_buf[i * kChunkCols + k];
-        } else {
-            for (int64_t k = 0; k < kc; ++k)
-                for (int i = 0; i < nr; ++i) panel[k * kPanelRows + i] = row_buf[i * kChunkCols + k];
-        }
-        j = nr;
+    const size_t offset = weight_row_bytes(job.dtype, k0);
+    for (int i = 0; i < nr; ++i)
+        job.type->dequant(job.w + static_cast<size_t>(r0 + i) * job.row_bytes + offset, row_buf + i * kChunkCols, kc);
+    if (nr == kPanelRows) {
+        for (int64_t k = 0; k < kc; ++k)
+            for (int i = 0; i < kPanelRows; ++i) panel[k * kPanelRows + i] = row_buf[i * kChunkCols + k];
+        return;
     }
-    for (; j < kPanelRows; ++j)
-        for (int64_t k = 0; k < kc; ++k) panel[k * kPanelRows + j] = 0.0f;
+    for (int64_t k = 0; k < kc; ++k) {
+        for (int i = 0; i < nr; ++i) panel[k * kPanelRows + i] = row_buf[i * kChunkCols + k];
+        for (int i = nr; i < kPanelRows; ++i) panel[k * kPanelRows + i] = 0.0f;
+    }
 }
 
 // Asks for the weights panel p will decode over columns [k0, k0 + kc), while the current panel's FMAs run. A
-// panel's chunk is 16 short pieces, one per row (or two per eight-row group) a row apart, which the hardware
+// panel's chunk is 16 short pieces, one per row and a row apart, which the hardware
 // prefetcher does not follow: without this the decode waited on memory for a fifth of a 1.5B f16 prompt.
 void prefetch_panel(const Job& job, int64_t p, int64_t k0, int64_t kc) {
     const int64_t r0 = p * kPanelRows;
@@ -76,11 +60,6 @@ void prefetch_panel(const Job& job, int64_t p, int64_t k0, int64_t kc) {
     const auto lines = [](const uint8_t* from, size_t bytes) {
         for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(from + o, 0, 2);
     };
-    if (job.layout == RowLayout::rows8) {
-        for (int j = 0; j < nr; j += kRowsPerGroup)
-            lines(group_chunk(job, (r0 + j) / kRowsPerGroup, k0), job.group_block * static_cast<size_t>(kc / kQuantBlockSize));
-        return;
-    }
     const size_t offset = weight_row_bytes(job.dtype, k0), bytes = weight_row_bytes(job.dtype, kc);
     for (int j = 0; j < nr; ++j) lines(job.w + static_cast<size_t>(r0 + j) * job.row_bytes + offset, bytes);
 }
@@ -105,6 +84,46 @@ void run_block(const Job& job, int64_t t0, int64_t t1, int64_t p0, int64_t p1) {
     }
 }
 
+// Tokens a thread takes through one eight-row group before the next: their Q8 activations (about 1.1 bytes a
+// column each) stay in L2 while the group (0.56 bytes a weight) sits in L1, and the weights are streamed from
+// memory once per this many tokens.
+constexpr int64_t kRows8TokenBlock = 64;
+
+// Eight-row q4_0: each token's activations are rounded to Q8 blocks and every group meets them in the integer
+// kernel generation uses, so each output is bit-identical to the one-token product (RNN mode). Against decoding
+// the groups to fp32 panels this does a quarter of the multiply-adds' instructions (vpdpbusd: 32 products per
+// instruction, FMA: 8), at the cost of the activations' rounding (dot.h states the bound).
+void matmul_rows8(const kern::KernelTable& k, DType t, const uint8_t* w, int64_t rows, int64_t cols, const float* X,
+                  int64_t T, float* Y, ThreadPool& pool, Isa isa) {
+    std::vector<ActivationQ8> xq(static_cast<size_t>(T));
+    pool.parallel_for(static_cast<size_t>(T), [&](size_t t0, size_t t1) {
+        for (size_t i = t0; i < t1; ++i) xq[i].quantize(ActivationQ8::layout_for(t), X + i * cols, cols, isa);
+    });
+    std::vector<kern::Q8View> views(static_cast<size_t>(T));
+    for (size_t i = 0; i < views.size(); ++i) views[i] = kern::q8_view(xq[i]);
+    const size_t group_bytes = rows8_bytes(t, kRowsPerGroup, cols);
+    const int64_t groups = rows8_groups(rows);
+    pool.parallel_for(static_cast<size_t>(groups), [&](size_t g0, size_t g1) {
+        for (int64_t tb = 0; tb < T; tb += kRows8TokenBlock) {
+            const int64_t te = std::min(T, tb + kRows8TokenBlock);
+            for (size_t g = g0; g < g1; ++g) {
+                const uint8_t* group = w + g * group_bytes;
+                const int64_t r0 = static_cast<int64_t>(g) * kRowsPerGroup, n = std::min(kRowsPerGroup, rows - r0);
+                for (int64_t i = tb; i < te; ++i) {
+                    float* y = Y + i * rows + r0;
+                    if (n == kRowsPerGroup) {
+                        k.dot_q8_q4_0_rows8(group, views[static_cast<size_t>(i)], cols, y);
+                    } else {  // the padded last group
+                        float part[kRowsPerGroup];
+                        k.dot_q8_q4_0_rows8(group, views[static_cast<size_t>(i)], cols, part);
+                        std::copy(part, part + n, y);
+                    }
+                }
+            }
+        }
+    });
+}
+
 }  // namespace
 
 void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,
@@ -114,13 +133,13 @@ void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, 
         throw Error(std::string("matmul: no eight-row layout for ") + dtype_name(t));
     const kern::KernelTable& table = kern::table_for(isa);
     const Job job{&table.type[kern::slot_of(t)], &table, static_cast<const uint8_t*>(w), weight_row_bytes(t, cols),
-                  t, rows, cols, X, Y, layout,
-                  layout == RowLayout::rows8 ? rows8_bytes(t, kRowsPerGroup, kQuantBlockSize) : 0};
+                  t, rows, cols, X, Y};
     if (rows == 0 || T == 0) return;
     if (cols == 0) {
         std::fill(Y, Y + rows * T, 0.0f);
         return;
     }
+    if (layout == RowLayout::rows8) return matmul_rows8(table, t, job.w, rows, cols, X, T, Y, pool, isa);
     // Work items are (token group, panel). Panels alone usually keep every thread busy; with few rows the
     // tokens are split too, each group decoding the panels again (cheap next to its FLOPs).
     const int64_t panels = (rows + kPanelRows - 1) / kPanelRows;

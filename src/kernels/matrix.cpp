@@ -42,7 +42,8 @@ void Matrix::row_to_float(int64_t r, float* out) const {
 
 // Both products run the dispatched kernels of kernels/dot.h (AVX2 where the CPU has it, else scalar).
 // Generation against quantized weights rounds x to 8-bit blocks first, as ggml does (dot.h states the bound);
-// sequence mode decodes weight tiles to fp32 and keeps x exact.
+// sequence mode decodes weight tiles to fp32 and keeps x exact, except for q4_0 in the eight-row layout, which
+// rounds x as generation does (the same products, bit for bit).
 void Matrix::matvec(const float* x, float* y, ThreadPool& pool, MatvecScratch* scratch) const {
     matvec_batch({{type_, data_, rows_, cols_, x, y, layout_}}, pool, default_isa(), scratch);
 }

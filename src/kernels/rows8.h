@@ -41,7 +41,4 @@ void interleave_rows8(DType t, const void* src, int64_t rows, int64_t cols, uint
 void gather_row8(DType t, const uint8_t* groups, int64_t cols, int64_t r, int64_t block0, int64_t n_blocks,
                  uint8_t* out);
 
-// Sequence mode decodes groups straight into its GEMM panels with the kernel table's decode_q4_0_rows8
-// (kernels/dot_kernels.h), the start of group g's block b being groups + (g * cols / 32 + b) * rows8_bytes(t, 8, 32).
-
 }  // namespace rwkv

@@ -117,24 +117,32 @@ TEST(Rows8, ExtremeNibblesAndActivations) {
     }
 }
 
-// Sequence mode decodes panels straight from the groups with each ISA's decode_q4_0_rows8; the plain layout
-// goes through the row decoder. Both then run the same GEMM, so the products must agree bit for bit, for
-// partial groups and panels and for chunks that are not whole panels deep.
-TEST(Rows8, SequenceModeDecodesTheGroupsExactlyOnEveryIsa) {
-    ThreadPool pool(2);
-    for (const int64_t rows : {1, 7, 9, 23, 40})
-        for (const int64_t blocks : {1, 3, 9, 11}) {
-            const int64_t cols = 32 * blocks, T = 3;
-            const test::Weights w = test::make_weights(kQ4, rows, cols, 31 + rows + blocks);
-            const std::vector<uint8_t> g = interleaved(w);
-            const std::vector<float> X = test::gaussian(T * cols, 32);
-            for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-                std::vector<float> plain(T * rows), grouped(T * rows, -1.0f);
-                matmul(kQ4, w.bytes.data(), rows, cols, X.data(), T, plain.data(), pool, isa);
-                matmul(kQ4, g.data(), rows, cols, X.data(), T, grouped.data(), pool, isa, RowLayout::rows8);
-                ASSERT_EQ(grouped, plain) << isa_name(isa) << " rows " << rows << " blocks " << blocks;
+// Sequence mode over the eight-row layout runs generation's integer kernel token by token, so every output must
+// equal the one-token product bit for bit, on each ISA and thread count, for padded last groups, odd block
+// counts, and more tokens than one block of them (kRows8TokenBlock, 64).
+TEST(Rows8, SequenceModeEqualsTheOneTokenProductOnEveryIsa) {
+    for (const int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        for (const int64_t rows : {1, 7, 9, 23, 40})
+            for (const int64_t blocks : {1, 3, 11}) {
+                const int64_t cols = 32 * blocks, T = rows == 23 ? 70 : 3;
+                const test::Weights w = test::make_weights(kQ4, rows, cols, 31 + rows + blocks);
+                const std::vector<uint8_t> g = interleaved(w);
+                const std::vector<float> X = test::gaussian(T * cols, 32);
+                for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+                    std::vector<float> seq(T * rows, -1.0f), one(rows);
+                    matmul(kQ4, g.data(), rows, cols, X.data(), T, seq.data(), pool, isa, RowLayout::rows8);
+                    for (int64_t t = 0; t < T; ++t) {
+                        matvec_batch({{kQ4, g.data(), rows, cols, X.data() + t * cols, one.data(), RowLayout::rows8}},
+                                     pool, isa);
+                        for (int64_t r = 0; r < rows; ++r)
+                            ASSERT_EQ(seq[t * rows + r], one[r]) << isa_name(isa) << " threads " << threads << " rows "
+                                                                  << rows << " blocks " << blocks << " token " << t
+                                                                  << " row " << r;
+                    }
+                }
             }
-        }
+    }
 }
 
 TEST(Rows8, MatrixClassReadsTheLayoutInEveryPath) {
@@ -157,10 +165,20 @@ TEST(Rows8, MatrixClassReadsTheLayoutInEveryPath) {
     }
     ThreadPool pool(2);
     const std::vector<float> X = test::gaussian(T * cols, 23);
+    // Sequence mode: the plain layout's exact-activation GEMM and the groups' integer path agree within the
+    // activations' rounding.
     std::vector<float> ya(T * rows), yb(T * rows);
-    plain.matmul(X.data(), T, ya.data(), pool);  // sequence mode decodes the same weights
+    plain.matmul(X.data(), T, ya.data(), pool);
     grouped.matmul(X.data(), T, yb.data(), pool);
-    EXPECT_EQ(ya, yb);
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t r = 0; r < rows; ++r) {
+            ActivationQ8 xq;
+            xq.quantize(Q8Layout::Block32, X.data() + t * cols, cols);
+            const float* row = w.decoded.data() + r * cols;
+            const double bound = test::q8_bound(row, xq, cols) +
+                                 2 * kF32Rel * test::ref_dot(row, X.data() + t * cols, cols).abs_sum;
+            ASSERT_NEAR(yb[t * rows + r], ya[t * rows + r], bound) << "token " << t << " row " << r;
+        }
     std::vector<float> va(rows), vb(rows);
     plain.matvec(X.data(), va.data(), pool);
     grouped.matvec(X.data(), vb.data(), pool);
