@@ -233,6 +233,21 @@ void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) 
     }
 }
 
+// q8_0 packed eight rows at a time: per block the eight scales, then weight 4c + m of row i at 16 + 32c + 4i + m.
+void dot_q8_q8_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
+    const auto* g = static_cast<const uint8_t*>(group);
+    for (int i = 0; i < 8; ++i) y[i] = 0.0f;
+    for (int64_t b = 0; b < n / 32; ++b, g += 272) {
+        const int8_t* xq = x.q + 32 * b;
+        for (int i = 0; i < 8; ++i) {
+            int32_t sum = 0;
+            for (int j = 0; j < 32; ++j)
+                sum += static_cast<int8_t>(g[16 + 32 * (j / 4) + 4 * i + j % 4]) * static_cast<int32_t>(xq[j]);
+            y[i] += load_f16(g + 2 * i) * x.d[b] * static_cast<float>(sum);
+        }
+    }
+}
+
 template <DType T>
 constexpr TypeKernels float_type() {
     return {dot_f32<T>, nullptr, dequant<T>};
@@ -255,6 +270,7 @@ constexpr KernelTable kScalar = {
     quantize_q8_256,
     gemm_panel,
     dot_q8_q4_0_rows8,
+    dot_q8_q8_0_rows8,
 };
 
 }  // namespace

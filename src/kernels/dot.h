@@ -10,7 +10,8 @@
 //     i.e. about 0.2-0.4% of sqrt(sum w_i^2 x_i^2 * n)-scale results on Gaussian data (see tests/kernels).
 // matmul uses exact activations (weights decoded to fp32 in a cache-resident panel), so its results differ
 // from the Q8 matvec by the bound above (pass ActivationMode::F32 to matvec for agreement to rounding); except
-// for q4_0 in the eight-row layout, where it takes the Q8 path and equals the one-token product bit for bit.
+// for q8_0 and for q4_0 in the eight-row layout (matmul_rounds_activations), where it rounds X to Q8 too and
+// runs integer kernels eight rows at a time (q4_0's output then equals the one-token product bit for bit).
 //
 // Every function takes an Isa (default: default_isa()); a level above the CPU's is lowered, never trusted.
 #include <cstddef>
@@ -114,9 +115,12 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa 
                   MatvecScratch* scratch = nullptr);
 
 // Y[T, rows] = X[T, cols] · Wᵀ, fp32 activations, blocked like a GEMM: a panel of 16 weight rows × 256 columns
-// is decoded once into a cache-resident buffer and reused by up to 256 tokens. In the eight-row layout (q4_0):
-// Q8 activations and the integer kernel, token by token over each group (see the note above).
+// is decoded once into a cache-resident buffer and reused by up to 256 tokens. Where matmul_rounds_activations:
+// Q8 activations and an integer kernel, token by token over each group of eight rows (see the note above).
 void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,
             ThreadPool& pool, Isa isa = default_isa(), RowLayout layout = RowLayout::plain);
+
+// Whether matmul rounds X to Q8 blocks for weights of type t in `layout`: q8_0, and q4_0 in the eight-row layout.
+bool matmul_rounds_activations(DType t, RowLayout layout = RowLayout::plain);
 
 }  // namespace rwkv

@@ -461,6 +461,12 @@ void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) 
                [](__m256i acc, __m256i u, __m256i s) { return _mm256_add_epi32(acc, mul_sum_us8(u, s)); });
 }
 
+void dot_q8_q8_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
+    q8_0_rows8<0>(static_cast<const uint8_t*>(group), x, n, y, [](__m256i acc, __m256i w, __m256i s) {
+        return _mm256_add_epi32(acc, mul_sum_i8(w, s));
+    });
+}
+
 // ---- the table ----
 
 using DequantFn = void (*)(const void*, float*, int64_t);
@@ -490,6 +496,7 @@ constexpr KernelTable kAvx2 = {
     quantize_q8_256,
     gemm_panel,
     dot_q8_q4_0_rows8,
+    dot_q8_q8_0_rows8,
 };
 
 }  // namespace

@@ -62,6 +62,12 @@ void dot_q8_q4_0_rows8_vnni(const void* group, const Q8View& x, int64_t n, float
                [](__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); });
 }
 
+void dot_q8_q8_0_rows8_vnni(const void* group, const Q8View& x, int64_t n, float* y) {
+    q8_0_rows8<128>(static_cast<const uint8_t*>(group), x, n, y, [](__m256i acc, __m256i w, __m256i s) {
+        return _mm256_dpbusd_epi32(acc, _mm256_xor_si256(w, _mm256_set1_epi8(static_cast<char>(0x80))), s);
+    });
+}
+
 }  // namespace
 
 const KernelTable& avx512_kernels() {
@@ -70,6 +76,7 @@ const KernelTable& avx512_kernels() {
         t.type[kQ4_0].dot_q8 = dot_q8_vnni<18, true>;
         t.type[kQ8_0].dot_q8 = dot_q8_vnni<34, false>;
         t.dot_q8_q4_0_rows8 = dot_q8_q4_0_rows8_vnni;
+        t.dot_q8_q8_0_rows8 = dot_q8_q8_0_rows8_vnni;
         return t;
     }();
     return table;

@@ -41,6 +41,8 @@ struct KernelTable {
                        int64_t ldc, int nr, bool accumulate);
     // q4_0 in the eight-row layout (kernels/rows8.h): y[i] = row i of the group at `group` · x, n columns.
     void (*dot_q8_q4_0_rows8)(const void* group, const Q8View& x, int64_t n, float* y);
+    // q8_0 rows packed eight at a time (matmul.cpp's pack_q8_0_group, 272 bytes a block): the same, for prompts.
+    void (*dot_q8_q8_0_rows8)(const void* group, const Q8View& x, int64_t n, float* y);
 };
 
 const KernelTable& scalar_kernels();

@@ -153,6 +153,39 @@ static inline void q4_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, 
     _mm256_storeu_ps(y, _mm256_add_ps(acc0, acc1));
 }
 
+// q8_0 rows packed eight at a time for a prompt (matmul.cpp's pack_q8_0_group): per 32-weight block the eight
+// rows' f16 scales, then eight 32-byte chunks, chunk c holding weights 4c..4c+3 of row i in int32 lane i. The
+// same scheme as q4_0_rows8: quad_dot(acc, w, s) adds to each lane the dot of its four weight bytes with four
+// activation bytes; kOffset * sum(x_q) comes off per block (VNNI makes the weights unsigned with +128).
+template <int kOffset, class QuadDot>
+static inline void q8_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, float* y, QuadDot quad_dot) {
+    const auto block = [&](int64_t b, __m256& acc) {
+        const uint8_t* p = group + 272 * b;
+        const int8_t* xq = x.q + 32 * b;
+        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+        for (int c = 0; c < 8; c += 2) {
+            int32_t x0, x1;
+            std::memcpy(&x0, xq + 4 * c, 4);
+            std::memcpy(&x1, xq + 4 * c + 4, 4);
+            s0 = quad_dot(s0, load256(p + 16 + 32 * c), _mm256_set1_epi32(x0));
+            s1 = quad_dot(s1, load256(p + 48 + 32 * c), _mm256_set1_epi32(x1));
+        }
+        __m256i sums = _mm256_add_epi32(s0, s1);
+        if constexpr (kOffset != 0) sums = _mm256_sub_epi32(sums, _mm256_set1_epi32(x.qsum[b] * kOffset));
+        const __m256 scales = _mm256_mul_ps(_mm256_cvtph_ps(load128(p)), _mm256_set1_ps(x.d[b]));
+        acc = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(sums), acc);
+    };
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const int64_t nb = n / 32;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        block(b, acc0);
+        block(b + 1, acc1);
+    }
+    if (b < nb) block(b, acc0);
+    _mm256_storeu_ps(y, _mm256_add_ps(acc0, acc1));
+}
+
 // Runs group(i, acc) over blocks 0, 4, 8, ... while four remain, on two accumulators so consecutive groups'
 // FMAs overlap. Returns their sum; *done is the number of blocks covered (the caller takes the last 0-3).
 template <class Group>

@@ -1,8 +1,10 @@
 // The sequence-mode product Y[T, rows] = X[T, cols] · Wᵀ, blocked like a GEMM so that weights stored in any
 // type run at fp32 FMA speed: each panel of 16 weight rows × 256 columns is decoded once into an L1-resident
 // buffer (laid out [k][16], one vector load per k) and then swept by up to 256 tokens in register tiles.
-// q4_0 in the eight-row layout instead takes generation's integer path token by token (matmul_rows8).
+// q4_0 in the eight-row layout and q8_0 instead take an integer path, token by token over groups of eight rows
+// (matmul_q8_groups).
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -85,37 +87,63 @@ void run_block(const Job& job, int64_t t0, int64_t t1, int64_t p0, int64_t p1) {
 }
 
 // Tokens a thread takes through one eight-row group before the next: their Q8 activations (about 1.1 bytes a
-// column each) stay in L2 while the group (0.56 bytes a weight) sits in L1, and the weights are streamed from
-// memory once per this many tokens.
-constexpr int64_t kRows8TokenBlock = 64;
+// column each) stay in L2 while the group (0.56 or 1.06 bytes a weight) sits in L1, and the weights are read
+// from memory once per this many tokens.
+constexpr int64_t kGroupTokenBlock = 64;
+constexpr size_t kQ8_0GroupBlockBytes = 272;  // a q8_0 block of eight rows: their scales, then 8 x 32 bytes
 
-// Eight-row q4_0: each token's activations are rounded to Q8 blocks and every group meets them in the integer
-// kernel generation uses, so each output is bit-identical to the one-token product (RNN mode). Against decoding
-// the groups to fp32 panels this does a quarter of the multiply-adds' instructions (vpdpbusd: 32 products per
-// instruction, FMA: 8), at the cost of the activations' rounding (dot.h states the bound).
-void matmul_rows8(const kern::KernelTable& k, DType t, const uint8_t* w, int64_t rows, int64_t cols, const float* X,
-                  int64_t T, float* Y, ThreadPool& pool, Isa isa) {
+// Rows [r0, r0 + nr) of plain q8_0 (nr <= 8) in the layout the kernel table's dot_q8_q8_0_rows8 reads: per
+// block the rows' f16 scales side by side, then weights 4c..4c+3 of row i at 16 + 32c + 4i. Missing rows are zero.
+void pack_q8_0_group(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t nr, int64_t blocks, uint8_t* out) {
+    constexpr size_t kBlockBytes = 34;
+    for (int64_t b = 0; b < blocks; ++b) {
+        uint8_t* o = out + static_cast<size_t>(b) * kQ8_0GroupBlockBytes;
+        if (nr < kRowsPerGroup) std::memset(o, 0, kQ8_0GroupBlockBytes);
+        for (int64_t i = 0; i < nr; ++i) {
+            const uint8_t* block = w + static_cast<size_t>(r0 + i) * row_bytes + static_cast<size_t>(b) * kBlockBytes;
+            std::memcpy(o + 2 * i, block, 2);
+            for (int c = 0; c < 8; ++c) std::memcpy(o + 16 + 32 * c + 4 * i, block + 2 + 4 * c, 4);
+        }
+    }
+}
+
+// q4_0 in the eight-row layout, and q8_0 packed into one like it group by group: each token's activations are
+// rounded to Q8 blocks and every group meets them in an integer kernel whose lanes are the group's rows. One
+// vpdpbusd does 32 multiply-adds where an FMA does 8, at the cost of the activations' rounding (dot.h states
+// the bound). For q4_0 this is generation's own kernel, so each output equals the one-token product bit for bit.
+void matmul_q8_groups(const kern::KernelTable& k, DType t, const uint8_t* w, RowLayout layout, int64_t rows,
+                      int64_t cols, const float* X, int64_t T, float* Y, ThreadPool& pool, Isa isa) {
     std::vector<ActivationQ8> xq(static_cast<size_t>(T));
     pool.parallel_for(static_cast<size_t>(T), [&](size_t t0, size_t t1) {
         for (size_t i = t0; i < t1; ++i) xq[i].quantize(ActivationQ8::layout_for(t), X + i * cols, cols, isa);
     });
     std::vector<kern::Q8View> views(static_cast<size_t>(T));
     for (size_t i = 0; i < views.size(); ++i) views[i] = kern::q8_view(xq[i]);
-    const size_t group_bytes = rows8_bytes(t, kRowsPerGroup, cols);
+    const bool packed = layout == RowLayout::plain;  // q8_0
+    const auto dot = packed ? k.dot_q8_q8_0_rows8 : k.dot_q8_q4_0_rows8;
+    const int64_t blocks = cols / kQuantBlockSize;
+    const size_t group_bytes = packed ? kQ8_0GroupBlockBytes * static_cast<size_t>(blocks)
+                                      : rows8_bytes(t, kRowsPerGroup, cols);
+    const size_t row_bytes = weight_row_bytes(t, cols);
     const int64_t groups = rows8_groups(rows);
     pool.parallel_for(static_cast<size_t>(groups), [&](size_t g0, size_t g1) {
-        for (int64_t tb = 0; tb < T; tb += kRows8TokenBlock) {
-            const int64_t te = std::min(T, tb + kRows8TokenBlock);
+        std::vector<uint8_t> buffer(packed ? group_bytes : 0);
+        for (int64_t tb = 0; tb < T; tb += kGroupTokenBlock) {
+            const int64_t te = std::min(T, tb + kGroupTokenBlock);
             for (size_t g = g0; g < g1; ++g) {
-                const uint8_t* group = w + g * group_bytes;
                 const int64_t r0 = static_cast<int64_t>(g) * kRowsPerGroup, n = std::min(kRowsPerGroup, rows - r0);
+                const uint8_t* group = w + g * group_bytes;
+                if (packed) {
+                    pack_q8_0_group(w, row_bytes, r0, n, blocks, buffer.data());
+                    group = buffer.data();
+                }
                 for (int64_t i = tb; i < te; ++i) {
                     float* y = Y + i * rows + r0;
                     if (n == kRowsPerGroup) {
-                        k.dot_q8_q4_0_rows8(group, views[static_cast<size_t>(i)], cols, y);
+                        dot(group, views[static_cast<size_t>(i)], cols, y);
                     } else {  // the padded last group
                         float part[kRowsPerGroup];
-                        k.dot_q8_q4_0_rows8(group, views[static_cast<size_t>(i)], cols, part);
+                        dot(group, views[static_cast<size_t>(i)], cols, part);
                         std::copy(part, part + n, y);
                     }
                 }
@@ -125,6 +153,10 @@ void matmul_rows8(const kern::KernelTable& k, DType t, const uint8_t* w, int64_t
 }
 
 }  // namespace
+
+bool matmul_rounds_activations(DType t, RowLayout layout) {
+    return layout == RowLayout::rows8 || t == DType::Q8_0;
+}
 
 void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y,
             ThreadPool& pool, Isa isa, RowLayout layout) {
@@ -139,7 +171,8 @@ void matmul(DType t, const void* w, int64_t rows, int64_t cols, const float* X, 
         std::fill(Y, Y + rows * T, 0.0f);
         return;
     }
-    if (layout == RowLayout::rows8) return matmul_rows8(table, t, job.w, rows, cols, X, T, Y, pool, isa);
+    if (matmul_rounds_activations(t, layout))
+        return matmul_q8_groups(table, t, job.w, layout, rows, cols, X, T, Y, pool, isa);
     // Work items are (token group, panel). Panels alone usually keep every thread busy; with few rows the
     // tokens are split too, each group decoding the panels again (cheap next to its FLOPs).
     const int64_t panels = (rows + kPanelRows - 1) / kPanelRows;
