@@ -215,37 +215,35 @@ void gemm_panel(const float* panel, int64_t kc, const float* a, int64_t lda, int
     }
 }
 
-// The eight rows of a group, each exactly as dot_q8_legacy<Q4_0> takes it (same sums, same order).
-void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
-    const auto* g = static_cast<const uint8_t*>(group);
+// Eight rows side by side (kernels/rows8.h; matmul.cpp's q8_0 packing): per block the rows' f16 scales, then
+// weight(block, i, j), row i's j-th weight as an integer. The integer sums are exact, so each row comes out as
+// the row-at-a-time dot_q8_legacy computes it.
+template <int kGroupBlockBytes, class Weight>
+void dot_rows8(const uint8_t* g, const Q8View& x, int64_t n, float* y, Weight weight) {
     for (int i = 0; i < 8; ++i) y[i] = 0.0f;
-    for (int64_t b = 0; b < n / 32; ++b, g += 144) {
+    for (int64_t b = 0; b < n / 32; ++b, g += kGroupBlockBytes) {
         const int8_t* xq = x.q + 32 * b;
         for (int i = 0; i < 8; ++i) {
-            int q[32];
-            for (int j = 0; j < 16; ++j) {
-                const uint8_t byte = g[16 + 32 * (j / 4) + 4 * i + j % 4];
-                q[j] = byte & 0x0f;
-                q[j + 16] = byte >> 4;
-            }
-            y[i] += load_f16(g + 2 * i) * x.d[b] * static_cast<float>(isum32(q, xq, 8));
+            int32_t sum = 0;
+            for (int j = 0; j < 32; ++j) sum += weight(g, i, j) * static_cast<int32_t>(xq[j]);
+            y[i] += load_f16(g + 2 * i) * x.d[b] * static_cast<float>(sum);
         }
     }
 }
 
-// q8_0 packed eight rows at a time: per block the eight scales, then weight 4c + m of row i at 16 + 32c + 4i + m.
+// q4_0: byte 4c + m of row i at 16 + 32c + 4i + m holds weights 4c + m (low nibble) and 16 + 4c + m (high).
+void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
+    dot_rows8<144>(static_cast<const uint8_t*>(group), x, n, y, [](const uint8_t* g, int i, int j) {
+        const uint8_t byte = g[16 + 32 * ((j % 16) / 4) + 4 * i + j % 4];
+        return (j < 16 ? byte & 0x0f : byte >> 4) - 8;
+    });
+}
+
+// q8_0: weight 4c + m of row i at 16 + 32c + 4i + m.
 void dot_q8_q8_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
-    const auto* g = static_cast<const uint8_t*>(group);
-    for (int i = 0; i < 8; ++i) y[i] = 0.0f;
-    for (int64_t b = 0; b < n / 32; ++b, g += 272) {
-        const int8_t* xq = x.q + 32 * b;
-        for (int i = 0; i < 8; ++i) {
-            int32_t sum = 0;
-            for (int j = 0; j < 32; ++j)
-                sum += static_cast<int8_t>(g[16 + 32 * (j / 4) + 4 * i + j % 4]) * static_cast<int32_t>(xq[j]);
-            y[i] += load_f16(g + 2 * i) * x.d[b] * static_cast<float>(sum);
-        }
-    }
+    dot_rows8<272>(static_cast<const uint8_t*>(group), x, n, y, [](const uint8_t* g, int i, int j) {
+        return static_cast<int32_t>(static_cast<int8_t>(g[16 + 32 * (j / 4) + 4 * i + j % 4]));
+    });
 }
 
 template <DType T>
