@@ -116,6 +116,26 @@ static inline void add_q4_0_group_of_4(const uint8_t* base, const Q8View& x, int
     acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), order), _mm256_cvtepi32_ps(sums), acc);
 }
 
+// The eight-row kernels' frame: block(b, acc) over a row's nb blocks on two accumulators (alternate blocks, so
+// their FMAs overlap), then the eight rows' results to y.
+template <class Block>
+static inline void rows8_blocks(int64_t nb, Block block, float* y) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        block(b, acc0);
+        block(b + 1, acc1);
+    }
+    if (b < nb) block(b, acc0);
+    _mm256_storeu_ps(y, _mm256_add_ps(acc0, acc1));
+}
+
+// acc + the eight rows' f16 scales (at the block's start p) times x's scale dx times their integer sums.
+static inline __m256 rows8_scaled(const uint8_t* p, float dx, __m256i sums, __m256 acc) {
+    const __m256 scales = _mm256_mul_ps(_mm256_cvtph_ps(load128(p)), _mm256_set1_ps(dx));
+    return _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(sums), acc);
+}
+
 // One group of eight q4_0 rows in the eight-row layout (kernels/rows8.h) against x, n columns: y[i] = row i · x.
 // Each 32-bit lane is one row. Chunk c's low nibbles meet x[4c..4c+3] and its high nibbles x[16+4c..16+4c+3],
 // broadcast to every lane; quad_dot(acc, u, s) adds to each int32 lane the dot of its four unsigned bytes of u
@@ -138,19 +158,9 @@ static inline void q4_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, 
             lo = quad_dot(lo, _mm256_and_si256(v, m4), _mm256_set1_epi32(xl));
             hi = quad_dot(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), _mm256_set1_epi32(xh));
         }
-        const __m256i sums = _mm256_sub_epi32(_mm256_add_epi32(lo, hi), _mm256_set1_epi32(x.qsum[b] * 8));
-        const __m256 scales = _mm256_mul_ps(_mm256_cvtph_ps(load128(p)), _mm256_set1_ps(x.d[b]));
-        acc = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(sums), acc);
+        acc = rows8_scaled(p, x.d[b], _mm256_sub_epi32(_mm256_add_epi32(lo, hi), _mm256_set1_epi32(x.qsum[b] * 8)), acc);
     };
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    const int64_t nb = n / 32;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        block(b, acc0);
-        block(b + 1, acc1);
-    }
-    if (b < nb) block(b, acc0);
-    _mm256_storeu_ps(y, _mm256_add_ps(acc0, acc1));
+    rows8_blocks(n / 32, block, y);
 }
 
 // q8_0 rows packed eight at a time for a prompt (matmul.cpp's pack_q8_0_group): per 32-weight block the eight
@@ -172,18 +182,9 @@ static inline void q8_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, 
         }
         __m256i sums = _mm256_add_epi32(s0, s1);
         if constexpr (kOffset != 0) sums = _mm256_sub_epi32(sums, _mm256_set1_epi32(x.qsum[b] * kOffset));
-        const __m256 scales = _mm256_mul_ps(_mm256_cvtph_ps(load128(p)), _mm256_set1_ps(x.d[b]));
-        acc = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(sums), acc);
+        acc = rows8_scaled(p, x.d[b], sums, acc);
     };
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    const int64_t nb = n / 32;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        block(b, acc0);
-        block(b + 1, acc1);
-    }
-    if (b < nb) block(b, acc0);
-    _mm256_storeu_ps(y, _mm256_add_ps(acc0, acc1));
+    rows8_blocks(n / 32, block, y);
 }
 
 // Runs group(i, acc) over blocks 0, 4, 8, ... while four remain, on two accumulators so consecutive groups'
