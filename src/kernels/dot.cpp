@@ -239,11 +239,19 @@ void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) 
     });
 }
 
+void dot_q8_q4_0_rows8_x4(const void* group, const Q8View* xs, int64_t n, float* const* ys) {
+    for (int m = 0; m < 4; ++m) dot_q8_q4_0_rows8(group, xs[m], n, ys[m]);
+}
+
 // q8_0: weight 4c + m of row i at 16 + 32c + 4i + m.
 void dot_q8_q8_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
     dot_rows8<272>(static_cast<const uint8_t*>(group), x, n, y, [](const uint8_t* g, int i, int j) {
         return static_cast<int32_t>(static_cast<int8_t>(g[16 + 32 * (j / 4) + 4 * i + j % 4]));
     });
+}
+
+void dot_q8_q8_0_rows8_x4(const void* group, const Q8View* xs, int64_t n, float* const* ys) {
+    for (int m = 0; m < 4; ++m) dot_q8_q8_0_rows8(group, xs[m], n, ys[m]);
 }
 
 template <DType T>
@@ -268,7 +276,9 @@ constexpr KernelTable kScalar = {
     quantize_q8_256,
     gemm_panel,
     dot_q8_q4_0_rows8,
+    dot_q8_q4_0_rows8_x4,
     dot_q8_q8_0_rows8,
+    dot_q8_q8_0_rows8_x4,
 };
 
 }  // namespace

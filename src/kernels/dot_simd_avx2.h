@@ -187,6 +187,90 @@ static inline void q8_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, 
     rows8_blocks(n / 32, block, y);
 }
 
+// The same frame for M tokens at once (sequence mode): block(b, acc) updates acc[0..M), and ys[m] gets token m's
+// eight results.
+template <int M, class Block>
+static inline void rows8_tokens_blocks(int64_t nb, Block block, float* const* ys) {
+    __m256 acc0[M], acc1[M];
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        block(b, acc0);
+        block(b + 1, acc1);
+    }
+    if (b < nb) block(b, acc0);
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) _mm256_storeu_ps(ys[m], _mm256_add_ps(acc0[m], acc1[m]));
+}
+
+// q4_0_rows8 for M activation vectors at once (sequence mode; M = 4, or 2 on AVX2's 16 registers): each block's
+// nibbles are unpacked once for all M, and per token the arithmetic is q4_0_rows8's in the same order, so the
+// outputs are bit-identical to generation's.
+template <int M, class QuadDot>
+static inline void q4_0_rows8_tokens(const uint8_t* group, const Q8View* xs, int64_t n, float* const* ys,
+                                     QuadDot quad_dot) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const auto block = [&](int64_t b, __m256* acc) {
+        const uint8_t* p = group + 144 * b;
+        __m256i lo[4], hi[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const __m256i v = load256(p + 16 + 32 * c);
+            lo[c] = _mm256_and_si256(v, m4);
+            hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+        const __m256 w_scales = _mm256_cvtph_ps(load128(p));
+#pragma GCC unroll 4
+        for (int m = 0; m < M; ++m) {
+            const int8_t* xq = xs[m].q + 32 * b;
+            __m256i l = _mm256_setzero_si256(), h = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; ++c) {
+                int32_t xl, xh;
+                std::memcpy(&xl, xq + 4 * c, 4);
+                std::memcpy(&xh, xq + 16 + 4 * c, 4);
+                l = quad_dot(l, lo[c], _mm256_set1_epi32(xl));
+                h = quad_dot(h, hi[c], _mm256_set1_epi32(xh));
+            }
+            const __m256i sums = _mm256_sub_epi32(_mm256_add_epi32(l, h), _mm256_set1_epi32(xs[m].qsum[b] * 8));
+            const __m256 scales = _mm256_mul_ps(w_scales, _mm256_set1_ps(xs[m].d[b]));
+            acc[m] = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(sums), acc[m]);
+        }
+    };
+    rows8_tokens_blocks<M>(n / 32, block, ys);
+}
+
+// q8_0_rows8 for M activation vectors at once: each block's eight chunks are loaded once for all M and passed
+// through transform (VNNI: +128, the weights made unsigned); per token the arithmetic is q8_0_rows8's.
+template <int M, int kOffset, class Transform, class QuadDot>
+static inline void q8_0_rows8_tokens(const uint8_t* group, const Q8View* xs, int64_t n, float* const* ys,
+                                     Transform transform, QuadDot quad_dot) {
+    const auto block = [&](int64_t b, __m256* acc) {
+        const uint8_t* p = group + 272 * b;
+        __m256i w[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) w[c] = transform(load256(p + 16 + 32 * c));
+#pragma GCC unroll 4
+        for (int m = 0; m < M; ++m) {
+            const int8_t* xq = xs[m].q + 32 * b;
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int c = 0; c < 8; c += 2) {
+                int32_t x0, x1;
+                std::memcpy(&x0, xq + 4 * c, 4);
+                std::memcpy(&x1, xq + 4 * c + 4, 4);
+                s0 = quad_dot(s0, w[c], _mm256_set1_epi32(x0));
+                s1 = quad_dot(s1, w[c + 1], _mm256_set1_epi32(x1));
+            }
+            __m256i sums = _mm256_add_epi32(s0, s1);
+            if constexpr (kOffset != 0) sums = _mm256_sub_epi32(sums, _mm256_set1_epi32(xs[m].qsum[b] * kOffset));
+            acc[m] = rows8_scaled(p, xs[m].d[b], sums, acc[m]);
+        }
+    };
+    rows8_tokens_blocks<M>(n / 32, block, ys);
+}
+
 // Runs group(i, acc) over blocks 0, 4, 8, ... while four remain, on two accumulators so consecutive groups'
 // FMAs overlap. Returns their sum; *done is the number of blocks covered (the caller takes the last 0-3).
 template <class Group>

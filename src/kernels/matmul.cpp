@@ -110,7 +110,9 @@ void pack_q8_0_group(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t nr,
 // q4_0 in the eight-row layout, and q8_0 packed into one like it group by group: each token's activations are
 // rounded to Q8 blocks and every group meets them in an integer kernel whose lanes are the group's rows. One
 // vpdpbusd does 32 multiply-adds where an FMA does 8, at the cost of the activations' rounding (dot.h states
-// the bound). For q4_0 this is generation's own kernel, so each output equals the one-token product bit for bit.
+// the bound). Four tokens at a time share each block's weight loads (and q4_0's unpacking), with the same
+// per-token arithmetic: for q4_0 that is generation's kernel, so each output equals the one-token product bit
+// for bit.
 void matmul_q8_groups(const kern::KernelTable& k, DType t, const uint8_t* w, RowLayout layout, int64_t rows,
                       int64_t cols, const float* X, int64_t T, float* Y, ThreadPool& pool, Isa isa) {
     std::vector<ActivationQ8> xq(static_cast<size_t>(T));
@@ -121,6 +123,7 @@ void matmul_q8_groups(const kern::KernelTable& k, DType t, const uint8_t* w, Row
     for (size_t i = 0; i < views.size(); ++i) views[i] = kern::q8_view(xq[i]);
     const bool packed = layout == RowLayout::plain;  // q8_0
     const auto dot = packed ? k.dot_q8_q8_0_rows8 : k.dot_q8_q4_0_rows8;
+    const auto dot4 = packed ? k.dot_q8_q8_0_rows8_x4 : k.dot_q8_q4_0_rows8_x4;
     const int64_t blocks = cols / kQuantBlockSize;
     const size_t group_bytes = packed ? kQ8_0GroupBlockBytes * static_cast<size_t>(blocks)
                                       : rows8_bytes(t, kRowsPerGroup, cols);
@@ -137,7 +140,14 @@ void matmul_q8_groups(const kern::KernelTable& k, DType t, const uint8_t* w, Row
                     pack_q8_0_group(w, row_bytes, r0, n, blocks, buffer.data());
                     group = buffer.data();
                 }
-                for (int64_t i = tb; i < te; ++i) {
+                int64_t i = tb;
+                if (n == kRowsPerGroup)  // four tokens share each block's weights, loaded and unpacked once
+                    for (; i + 4 <= te; i += 4) {
+                        float* const ys[4] = {Y + i * rows + r0, Y + (i + 1) * rows + r0, Y + (i + 2) * rows + r0,
+                                              Y + (i + 3) * rows + r0};
+                        dot4(group, &views[static_cast<size_t>(i)], cols, ys);
+                    }
+                for (; i < te; ++i) {
                     float* y = Y + i * rows + r0;
                     if (n == kRowsPerGroup) {
                         dot(group, views[static_cast<size_t>(i)], cols, y);
