@@ -116,18 +116,28 @@ static inline void add_q4_0_group_of_4(const uint8_t* base, const Q8View& x, int
     acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), order), _mm256_cvtepi32_ps(sums), acc);
 }
 
-// The eight-row kernels' frame: block(b, acc) over a row's nb blocks on two accumulators (alternate blocks, so
-// their FMAs overlap), then the eight rows' results to y.
-template <class Block>
-static inline void rows8_blocks(int64_t nb, Block block, float* y) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+// The eight-row kernels' frame, for M tokens at once: block(b, acc) over a row's nb blocks on two accumulators
+// per token (alternate blocks, so their FMAs overlap), block updating acc[0..M); ys[m] gets token m's eight
+// results.
+template <int M, class Block>
+static inline void rows8_tokens_blocks(int64_t nb, Block block, float* const* ys) {
+    __m256 acc0[M], acc1[M];
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         block(b, acc0);
         block(b + 1, acc1);
     }
     if (b < nb) block(b, acc0);
-    _mm256_storeu_ps(y, _mm256_add_ps(acc0, acc1));
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) _mm256_storeu_ps(ys[m], _mm256_add_ps(acc0[m], acc1[m]));
+}
+
+// The same for one token (generation): block(b, acc) updates the one accumulator acc.
+template <class Block>
+static inline void rows8_blocks(int64_t nb, Block block, float* y) {
+    rows8_tokens_blocks<1>(nb, [&](int64_t b, __m256* acc) { block(b, acc[0]); }, &y);
 }
 
 // acc + the eight rows' f16 scales (at the block's start p) times x's scale dx times their integer sums.
@@ -185,23 +195,6 @@ static inline void q8_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, 
         acc = rows8_scaled(p, x.d[b], sums, acc);
     };
     rows8_blocks(n / 32, block, y);
-}
-
-// The same frame for M tokens at once (sequence mode): block(b, acc) updates acc[0..M), and ys[m] gets token m's
-// eight results.
-template <int M, class Block>
-static inline void rows8_tokens_blocks(int64_t nb, Block block, float* const* ys) {
-    __m256 acc0[M], acc1[M];
-#pragma GCC unroll 4
-    for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        block(b, acc0);
-        block(b + 1, acc1);
-    }
-    if (b < nb) block(b, acc0);
-#pragma GCC unroll 4
-    for (int m = 0; m < M; ++m) _mm256_storeu_ps(ys[m], _mm256_add_ps(acc0[m], acc1[m]));
 }
 
 // q4_0_rows8 for M activation vectors at once (sequence mode; M = 4, or 2 on AVX2's 16 registers): each block's
