@@ -25,7 +25,7 @@ bool StealRanges::take(int p, size_t& b, size_t& e) {
     for (;;) {
         const size_t next = next_of(v), end = end_of(v);
         if (next >= end) return false;
-        const size_t to = std::min(end, next + grain_);
+        const size_t to = std::min(end, next + std::max(grain_, (end - next) / 2));
         // On failure v is reloaded: a thief moved the end, so the grain is recomputed against it.
         if (r.compare_exchange_weak(v, pack(to, end), std::memory_order_acq_rel, std::memory_order_relaxed)) {
             b = next;

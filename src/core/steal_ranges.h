@@ -14,13 +14,17 @@ namespace rwkv {
 class StealRanges {
 public:
     // parts ranges over [0, n); part p first owns [bound(p), bound(p + 1)) where bound(0) = 0 and
-    // bound(parts) = n. Units are taken `grain` at a time from the front of a range.
+    // bound(parts) = n. Units are taken from the front of a range, half of the rest at a time, never
+    // fewer than `grain`.
     StealRanges(int parts, size_t grain);
 
     // Sets part p's range; call for every part before any take() or steal().
     void assign(int p, size_t begin, size_t end);
 
-    // Takes up to grain units from the front of p's own range into [b, e); false when it is empty.
+    // Takes half of what is left of p's own range, at least grain units (or the rest), from its front into
+    // [b, e); false when it is empty. Halving keeps the takes few (each is an atomic read-modify-write,
+    // which waits for the thread's loads in flight) and lets the caller stream long runs in one call, while
+    // the takes near the end stay small enough for a thief to even out the finish.
     bool take(int p, size_t& b, size_t& e);
 
     // Moves the back half of another part's range (all of it if it is shorter than two grains)

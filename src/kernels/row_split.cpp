@@ -38,11 +38,19 @@ void RowChunks::rows_of(size_t c, size_t& matrix, int64_t& r0, int64_t& r1) cons
 
 void for_each_chunk(const RowChunks& chunks, ThreadPool& pool,
                     const std::function<void(size_t, int64_t, int64_t)>& fn) {
+    // The chunks of one take that belong to one matrix are contiguous rows: they go to fn in one call, so
+    // the kernel streams them in one loop. (Called chunk by chunk, the 2048 x 8192 q4_0 product of a 1.5B
+    // model ran a third slower per byte than as one range per thread.)
     const auto run = [&](size_t b, size_t e) {
-        for (size_t c = b; c < e; ++c) {
-            size_t j;
-            int64_t r0, r1;
+        size_t j, next_j;
+        int64_t r0, r1, next_r0, next_r1;
+        for (size_t c = b; c < e;) {
             chunks.rows_of(c, j, r0, r1);
+            for (++c; c < e; ++c) {
+                chunks.rows_of(c, next_j, next_r0, next_r1);
+                if (next_j != j) break;
+                r1 = next_r1;
+            }
             fn(j, r0, r1);
         }
     };
@@ -51,7 +59,7 @@ void for_each_chunk(const RowChunks& chunks, ThreadPool& pool,
         run(0, chunks.size());
         return;
     }
-    // Two chunks per take: one atomic operation per ~16 KiB keeps its cost under a percent of the stream.
+    // Takes halve what is left of a thread's share, down to two chunks (~16 KiB) at the end.
     StealRanges ranges(parts, 2);
     const size_t total = chunks.total_bytes();
     for (int p = 0; p < parts; ++p)

@@ -1,7 +1,7 @@
 #pragma once
 // How the rows of one or more matrix-vector products are spread over the thread pool: cut into
-// chunks of a few KiB, each thread first owning a contiguous share of equal bytes and taking the
-// rest from the others when it is done (core/steal_ranges.h).
+// chunks of a few KiB, each thread first owning a contiguous share of equal bytes, taking it in
+// halving runs of chunks, and taking the rest from the others when it is done (core/steal_ranges.h).
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -35,7 +35,8 @@ private:
     std::vector<Matrix> m_;  // one per matrix and one past the last (first, start: the totals)
 };
 
-// Calls fn(matrix, r0, r1) exactly once for every chunk, on every thread of the pool.
+// Calls fn(matrix, r0, r1) on every thread of the pool for disjoint row ranges that together cover every
+// chunk exactly once; consecutive chunks of one matrix that a thread takes at once come as one range.
 void for_each_chunk(const RowChunks& chunks, ThreadPool& pool,
                     const std::function<void(size_t, int64_t, int64_t)>& fn);
 

@@ -46,6 +46,31 @@ TEST(StealRanges, OwnerTakesGrainsThenStealsBackHalves) {
     EXPECT_FALSE(r.steal(1));
 }
 
+TEST(StealRanges, TakesHalveTheRestDownToTheGrain) {
+    StealRanges r(1, 2);
+    r.assign(0, 0, 20);
+    std::vector<std::pair<size_t, size_t>> got;
+    size_t b, e;
+    while (r.take(0, b, e)) got.push_back({b, e});
+    EXPECT_EQ(got, (std::vector<std::pair<size_t, size_t>>{{0, 10}, {10, 15}, {15, 17}, {17, 19}, {19, 20}}));
+}
+
+TEST(StealRanges, ThiefTakesTheBackHalfOfWhatTheOwnerHasNotTaken) {
+    StealRanges r(2, 1);
+    r.assign(0, 0, 0);
+    r.assign(1, 0, 40);
+    size_t b, e;
+    ASSERT_TRUE(r.take(1, b, e));  // [0, 20): the owner's first run
+    EXPECT_EQ(e, 20u);
+    ASSERT_TRUE(r.steal(0));  // 20 untaken: the thief gets [30, 40)
+    ASSERT_TRUE(r.take(0, b, e));
+    EXPECT_EQ(b, 30u);
+    EXPECT_EQ(e, 35u);
+    ASSERT_TRUE(r.take(1, b, e));  // the owner goes on at 20 with half of its [20, 30)
+    EXPECT_EQ(b, 20u);
+    EXPECT_EQ(e, 25u);
+}
+
 TEST(StealRanges, EveryUnitExactlyOnceAcrossThreads) {
     std::mt19937 rng(5);
     for (int threads = 1; threads <= 4; ++threads) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 namespace rwkv {
@@ -52,6 +53,18 @@ TEST(RowChunks, EveryRowOnceOnAnyThreadCount) {
                         << "matrix " << m << " row " << r << ", chunk " << chunk << ", " << threads << " threads";
         }
     }
+}
+
+// On one thread the takes run over the whole share, so each matrix comes as one range (the kernels then stream
+// it in one loop), in order.
+TEST(RowChunks, OneThreadGetsEachMatrixAsOneRange) {
+    const std::vector<size_t> row_bytes{432, 0, 4096, 34};
+    const std::vector<int64_t> rows{100, 5, 7, 1001};
+    const RowChunks c(row_bytes.data(), rows.data(), rows.size(), 1024);
+    ThreadPool pool(1);
+    std::vector<std::tuple<size_t, int64_t, int64_t>> calls;
+    for_each_chunk(c, pool, [&](size_t m, int64_t r0, int64_t r1) { calls.push_back({m, r0, r1}); });
+    EXPECT_EQ(calls, (std::vector<std::tuple<size_t, int64_t, int64_t>>{{0, 0, 100}, {2, 0, 7}, {3, 0, 1001}}));
 }
 
 }  // namespace
