@@ -45,8 +45,10 @@ public:
     // The layout a weight type's integer kernel reads; throws rwkv::Error for F32/F16/BF16.
     static Q8Layout layout_for(DType t);
 
-    // n must be a whole number of blocks of `layout`. Reuses its buffers across calls.
-    void quantize(Q8Layout layout, const float* x, int64_t n, Isa isa = default_isa());
+    // n must be a whole number of blocks of `layout`. Reuses its buffers across calls. With pairs false,
+    // block_pairs() is left empty: the eight-row kernels do not read it, and in generation every line written
+    // here is a miss to memory (the weight stream has evicted the buffers since the last token).
+    void quantize(Q8Layout layout, const float* x, int64_t n, Isa isa = default_isa(), bool pairs = true);
 
     Q8Layout layout() const { return layout_; }
     int64_t size() const { return n_; }
@@ -59,12 +61,15 @@ public:
     const int16_t* group_sums() const { return bsum_.data(); }  // Block256: sum(q) per 16 values
     // Block32: q again, reordered per whole pair of blocks (a, b) as a[0:16] b[0:16] a[16:32] b[16:32], so
     // the low nibbles of two 4-bit blocks loaded side by side meet their activations without a shuffle (an
-    // odd last block is left out). Only the AVX2/AVX-512 q4_0 kernels read it.
+    // odd last block is left out). Only the AVX2/AVX-512 row-major q4_0 kernels read it. Empty where
+    // quantize() was told to skip it.
     const int8_t* block_pairs() const { return pairs_.data(); }
+    bool has_pairs() const { return has_pairs_; }
 
 private:
     Q8Layout layout_ = Q8Layout::Block32;
     int64_t n_ = 0;
+    bool has_pairs_ = false;
     std::vector<int8_t> q_, pairs_;
     std::vector<float> d_, sum_;
     std::vector<int32_t> qsum_;

@@ -55,6 +55,8 @@ void check_layout(DType t, const ActivationQ8& x, int64_t n) {
         throw Error(std::string("activations quantized for the wrong block layout for ") + dtype_name(t));
     if (x.size() != n)
         throw Error("activations hold " + std::to_string(x.size()) + " values, the weights " + std::to_string(n));
+    if (t == DType::Q4_0 && !x.has_pairs())
+        throw Error("q4_0 rows need the activations quantized with their pair order (ActivationQ8::quantize)");
 }
 
 // Weight bytes per chunk of rows handed out to the threads: a few pages, so a thread streams each chunk
@@ -112,7 +114,7 @@ Q8Layout ActivationQ8::layout_for(DType t) {
     }
 }
 
-void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa) {
+void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa, bool pairs) {
     const int64_t block = layout == Q8Layout::Block32 ? kQuantBlockSize : kSuperBlockSize;
     if (n < 0 || n % block != 0)
         throw Error("cannot quantize " + std::to_string(n) + " activations into " + std::to_string(block) +
@@ -128,7 +130,8 @@ void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa)
         bsum_.clear();
         k.quantize_q8_32(x, n, q_.data(), d_.data(), sum_.data(), qsum_.data());
         // n bytes moved once per activation vector, against rows x n/2 weight bytes that reuse them.
-        const int64_t pair_bytes = n / 64 * 64;
+        has_pairs_ = pairs;
+        const int64_t pair_bytes = pairs ? n / 64 * 64 : 0;
         pairs_.resize(static_cast<size_t>(pair_bytes));
         for (int64_t p = 0; p < pair_bytes; p += 64) {
             const int8_t* a = q_.data() + p;
@@ -139,6 +142,7 @@ void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa)
             std::memcpy(o + 48, a + 48, 16);
         }
     } else {
+        has_pairs_ = false;
         bsum_.resize(static_cast<size_t>(n / 16));
         sum_.clear();
         qsum_.clear();
@@ -200,7 +204,8 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa,
         unit_bytes[j] = grouped ? rb * kRowsPerGroup : rb;
         units[j] = grouped ? rows8_groups(job.rows) : job.rows;
         if (job.cols == 0) std::fill(job.y, job.y + job.rows, 0.0f);  // no bytes, so no thread would take it
-        if (dtype_is_quantized(job.type)) xq[j].quantize(ActivationQ8::layout_for(job.type), job.x, job.cols, isa);
+        if (dtype_is_quantized(job.type))
+            xq[j].quantize(ActivationQ8::layout_for(job.type), job.x, job.cols, isa, !grouped);
         total += unit_bytes[j] * static_cast<size_t>(units[j]);
     }
     // Units [u0, u1) of job j.
