@@ -46,8 +46,8 @@ public:
     static Q8Layout layout_for(DType t);
 
     // n must be a whole number of blocks of `layout`. Reuses its buffers across calls. With pairs false,
-    // block_pairs() is left empty: the eight-row kernels do not read it, and in generation every line written
-    // here is a miss to memory (the weight stream has evicted the buffers since the last token).
+    // block_pairs() is left empty: the eight-row kernels do not read it, and in generation the weight stream
+    // has evicted these buffers since the last product, so each line written here is likely a miss.
     void quantize(Q8Layout layout, const float* x, int64_t n, Isa isa = default_isa(), bool pairs = true);
 
     Q8Layout layout() const { return layout_; }
@@ -64,12 +64,11 @@ public:
     // odd last block is left out). Only the AVX2/AVX-512 row-major q4_0 kernels read it. Empty where
     // quantize() was told to skip it.
     const int8_t* block_pairs() const { return pairs_.data(); }
-    bool has_pairs() const { return has_pairs_; }
+    bool has_pairs() const { return static_cast<int64_t>(pairs_.size()) == n_ / 64 * 64; }
 
 private:
     Q8Layout layout_ = Q8Layout::Block32;
     int64_t n_ = 0;
-    bool has_pairs_ = false;
     std::vector<int8_t> q_, pairs_;
     std::vector<float> d_, sum_;
     std::vector<int32_t> qsum_;

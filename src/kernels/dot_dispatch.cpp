@@ -130,7 +130,6 @@ void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa,
         bsum_.clear();
         k.quantize_q8_32(x, n, q_.data(), d_.data(), sum_.data(), qsum_.data());
         // n bytes moved once per activation vector, against rows x n/2 weight bytes that reuse them.
-        has_pairs_ = pairs;
         const int64_t pair_bytes = pairs ? n / 64 * 64 : 0;
         pairs_.resize(static_cast<size_t>(pair_bytes));
         for (int64_t p = 0; p < pair_bytes; p += 64) {
@@ -142,7 +141,6 @@ void ActivationQ8::quantize(Q8Layout layout, const float* x, int64_t n, Isa isa,
             std::memcpy(o + 48, a + 48, 16);
         }
     } else {
-        has_pairs_ = false;
         bsum_.resize(static_cast<size_t>(n / 16));
         sum_.clear();
         qsum_.clear();

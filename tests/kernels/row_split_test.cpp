@@ -55,8 +55,8 @@ TEST(RowChunks, EveryRowOnceOnAnyThreadCount) {
     }
 }
 
-// On one thread the takes run over the whole share, so each matrix comes as one range (the kernels then stream
-// it in one loop), in order.
+// On one thread all the chunks go at once, so each matrix comes as one range (the kernels then stream it in
+// one loop), in order.
 TEST(RowChunks, OneThreadGetsEachMatrixAsOneRange) {
     const std::vector<size_t> row_bytes{432, 0, 4096, 34};
     const std::vector<int64_t> rows{100, 5, 7, 1001};
