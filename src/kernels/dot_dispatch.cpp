@@ -1,7 +1,3 @@
-#include <chrono>
-#include <cstdio>
-#include <map>
-#include <string>
 // dot.h's row and matrix-vector entry points: argument checks, table choice, and the split across threads.
 #include <algorithm>
 #include <cstring>
@@ -187,13 +183,7 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, 
     });
 }
 
-struct ProfEnt { double tq = 0, tp = 0, bytes = 0; long n = 0; };
-struct ProfAcc { std::map<std::string, ProfEnt> m; long calls = 0; void dump() { for (auto& [k, e] : m) fprintf(stderr, "PROF %-60s n %5ld  quant %.1f us  par %.1f us  %.3f MB  %.2f GB/s\n", k.c_str(), e.n, e.tq / e.n * 1e6, e.tp / e.n * 1e6, e.bytes / e.n / 1e6, e.bytes / e.tp / 1e9); m.clear(); } };
-static ProfAcc g_prof;
 void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa, MatvecScratch* scratch) {
-    std::string prof_key;
-    for (const auto& j : jobs) prof_key += std::string(dtype_name(j.type)) + (j.layout == RowLayout::rows8 ? "r8" : "") + ":" + std::to_string(j.rows) + "x" + std::to_string(j.cols) + " ";
-    auto prof_t0 = std::chrono::steady_clock::now();
     const kern::KernelTable& k = kern::table_for(isa);
     std::vector<ActivationQ8> own;
     std::vector<ActivationQ8>& xq = scratch != nullptr ? scratch->inputs : own;
@@ -212,8 +202,10 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa,
         unit_bytes[j] = grouped ? rb * kRowsPerGroup : rb;
         units[j] = grouped ? rows8_groups(job.rows) : job.rows;
         if (job.cols == 0) std::fill(job.y, job.y + job.rows, 0.0f);  // no bytes, so no thread would take it
-        if (dtype_is_quantized(job.type))  // the pair order only for the kernels that read it (row-major q4_0)
-            xq[j].quantize(ActivationQ8::layout_for(job.type), job.x, job.cols, isa, job.type == DType::Q4_0 && !grouped);
+        // The pair order only for the kernels that read it (row-major q4_0).
+        const bool pairs = job.type == DType::Q4_0 && !grouped;
+        if (dtype_is_quantized(job.type))
+            xq[j].quantize(ActivationQ8::layout_for(job.type), job.x, job.cols, isa, pairs);
         total += unit_bytes[j] * static_cast<size_t>(units[j]);
     }
     // Units [u0, u1) of job j.
@@ -248,15 +240,8 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa,
         for (size_t j = 0; j < jobs.size(); ++j) run(j, 0, units[j]);
         return;
     }
-    auto prof_t1 = std::chrono::steady_clock::now();
     const RowChunks chunks(unit_bytes.data(), units.data(), jobs.size(), kChunkBytes);
     for_each_chunk(chunks, pool, [&](size_t j, int64_t u0, int64_t u1) { run(j, u0, u1); });
-    auto prof_t2 = std::chrono::steady_clock::now();
-    auto& e = g_prof.m[prof_key];
-    e.tq += std::chrono::duration<double>(prof_t1 - prof_t0).count();
-    e.tp += std::chrono::duration<double>(prof_t2 - prof_t1).count();
-    e.bytes += total; e.n++;
-    if (++g_prof.calls % 8000 == 0) g_prof.dump();
 }
 
 void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,
