@@ -2,7 +2,6 @@
 
 #include <vector>
 
-#include "core/huge_buffer.h"
 #include "core/quant.h"
 #include "kernels/rows8.h"
 #include "kernels/dot.h"
@@ -24,11 +23,11 @@ Matrix::Matrix(int64_t rows, int64_t cols, DType type, const void* data, std::sh
       data_(static_cast<const uint8_t*>(data)),
       keep_alive_(std::move(keep_alive)) {}
 
-Matrix Matrix::with_rows8() const {
+Matrix Matrix::with_rows8(HugeArena& arena) const {
     if (!has_rows8_layout(type_) || layout_ == RowLayout::rows8) return *this;
-    auto buffer = std::make_shared<HugeBuffer>(rows8_bytes(type_, rows_, cols_));
-    interleave_rows8(type_, data_, rows_, cols_, buffer->data());
-    Matrix m(rows_, cols_, type_, buffer->data(), buffer);
+    HugeArena::Span span = arena.allocate(rows8_bytes(type_, rows_, cols_));
+    interleave_rows8(type_, data_, rows_, cols_, span.data);
+    Matrix m(rows_, cols_, type_, span.data, std::move(span.keep_alive));
     m.layout_ = RowLayout::rows8;
     return m;
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/huge_arena.h"
 #include "core/thread_pool.h"
 #include "kernels/dot.h"
 #include "rwkv/tensor.h"
@@ -33,8 +34,8 @@ public:
     RowLayout layout() const { return layout_; }
 
     // This matrix with its rows in the eight-row layout (kernels/rows8.h: q4_0, which generation reads faster
-    // so), copied into memory of its own. The same matrix where its type has no such layout.
-    Matrix with_rows8() const;
+    // so), copied into memory from `arena`. The same matrix where its type has no such layout.
+    Matrix with_rows8(HugeArena& arena) const;
 
     // The row's weights as fp32.
     void row_to_float(int64_t r, float* out) const;

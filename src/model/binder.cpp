@@ -28,7 +28,7 @@ Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {
         // leave this process's resident set (it would otherwise count the weights twice).
         Matrix grouped;
         try {
-            grouped = m.with_rows8();
+            grouped = m.with_rows8(arena_);
         } catch (const Error& e) {
             fail(name, std::string("cannot be re-laid for generation: ") + e.what());
         }
@@ -47,10 +47,10 @@ Matrix Binder::small_matrix(const std::string& name, int64_t rows, int64_t cols,
     Matrix m;
     if (stored == DType::F16 || stored == DType::BF16) {
         const size_t row_bytes = dtype_row_bytes(stored, cols);
-        auto bytes = std::make_shared<std::vector<uint8_t>>(row_bytes * static_cast<size_t>(rows));
+        HugeArena::Span span = arena_.allocate(row_bytes * static_cast<size_t>(rows));
         for (int64_t r = 0; r < rows; ++r)
-            quantize_row(stored, &values[static_cast<size_t>(r * cols)], bytes->data() + r * row_bytes, cols);
-        m = Matrix(rows, cols, stored, bytes->data(), bytes);
+            quantize_row(stored, &values[static_cast<size_t>(r * cols)], span.data + r * row_bytes, cols);
+        m = Matrix(rows, cols, stored, span.data, std::move(span.keep_alive));
     } else {
         m = Matrix(rows, cols, std::move(values));
     }
@@ -88,6 +88,8 @@ std::vector<float> Binder::widen(const std::string& name, int64_t rows, int64_t 
     if (it == file_.tensors.end()) fail(name, "is missing");
     if (it->second.in_place()) {
         it->second.data = it->second.to_float();
+        // Read once, here: the file's copy would otherwise stay resident beside the widened one.
+        release_file_pages(it->second.raw, it->second.raw_bytes);
         it->second.raw = nullptr;
     }
     const Tensor& t = it->second;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_arena.h"
 #include "kernels/matrix.h"
 #include "rwkv/tensor.h"
 
@@ -36,6 +37,7 @@ private:
     std::vector<float> widen(const std::string& name, int64_t rows, int64_t cols, bool transposed);  // nor this
 
     TensorFile& file_;
+    HugeArena arena_;  // the copies made at load: re-laid q4_0 projections, the LoRAs
     int64_t bytes_per_token_ = 0;
 };
 

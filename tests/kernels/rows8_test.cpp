@@ -149,13 +149,14 @@ TEST(Rows8, MatrixClassReadsTheLayoutInEveryPath) {
     const int64_t rows = 37, cols = 32 * 9, T = 5;
     const test::Weights w = test::make_weights(kQ4, rows, cols, 21);
     const Matrix plain(rows, cols, kQ4, w.bytes.data(), nullptr);
-    const Matrix grouped = plain.with_rows8();
+    HugeArena arena;
+    const Matrix grouped = plain.with_rows8(arena);
     ASSERT_EQ(grouped.layout(), RowLayout::rows8);
     ASSERT_NE(grouped.data(), plain.data());
     EXPECT_EQ(grouped.bytes(), plain.bytes());
     // Only q4_0 has the layout; another type comes back as it was.
     const test::Weights w8 = test::make_weights(DType::Q8_0, 8, 64, 22);
-    EXPECT_EQ(Matrix(8, 64, DType::Q8_0, w8.bytes.data(), nullptr).with_rows8().layout(), RowLayout::plain);
+    EXPECT_EQ(Matrix(8, 64, DType::Q8_0, w8.bytes.data(), nullptr).with_rows8(arena).layout(), RowLayout::plain);
 
     std::vector<float> a(cols), b(cols);
     for (int64_t r = 0; r < rows; ++r) {

@@ -1,0 +1,36 @@
+#pragma once
+// Many arrays packed side by side into large HugeBuffer chunks, for a model's matrices that are copied at load.
+//
+// The kernel backs a range with a huge page only where a whole 2 MiB-aligned 2 MiB lies inside it, so a
+// HugeBuffer of its own per matrix leaves every matrix under 2 MiB on 4 KiB pages (and a bigger one's tail).
+// At n_embd 768 that is every projection of a layer (a 768 x 768 q4_0 matrix is 331 KB) and every LoRA, and
+// 4 KiB pages read ~15 % slower at this machine's fast state (bench/README.md). Packed into shared chunks they
+// sit on huge pages. Chunks are reserved, not filled: only the pages written to count as resident, so the
+// unused end of the last chunk costs at most one huge page.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/huge_buffer.h"
+
+namespace rwkv {
+
+class HugeArena {
+public:
+    // Chunks of `chunk_bytes` (rounded up to 2 MiB); a larger request gets a buffer of its own.
+    explicit HugeArena(size_t chunk_bytes = size_t{64} << 20);
+
+    struct Span {
+        uint8_t* data;                        // zeroed, 64-byte aligned
+        std::shared_ptr<const void> keep_alive;  // the memory stays valid while this lives, arena or not
+    };
+    // `bytes` of memory no other span overlaps. Throws rwkv::Error when the memory cannot be had.
+    Span allocate(size_t bytes);
+
+private:
+    size_t chunk_bytes_;
+    std::shared_ptr<HugeBuffer> chunk_;
+    size_t used_ = 0;
+};
+
+}  // namespace rwkv
