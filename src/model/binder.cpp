@@ -44,16 +44,14 @@ Matrix Binder::small_matrix(const std::string& name, int64_t rows, int64_t cols,
     if (it == file_.tensors.end()) fail(name, "is missing");
     const DType stored = it->second.source;
     std::vector<float> values = widen(name, rows, cols, transposed);
-    Matrix m;
-    if (stored == DType::F16 || stored == DType::BF16) {
-        const size_t row_bytes = dtype_row_bytes(stored, cols);
-        HugeArena::Span span = arena_.allocate(row_bytes * static_cast<size_t>(rows));
-        for (int64_t r = 0; r < rows; ++r)
-            quantize_row(stored, &values[static_cast<size_t>(r * cols)], span.data + r * row_bytes, cols);
-        m = Matrix(rows, cols, stored, span.data, std::move(span.keep_alive));
-    } else {
-        m = Matrix(rows, cols, std::move(values));
-    }
+    // A half type is kept (exact: the values came from it); anything else, f32 or a quantized LoRA some converter
+    // wrote, as fp32, exact too. In the arena with the other copies, on huge pages.
+    const DType held = stored == DType::F16 || stored == DType::BF16 ? stored : DType::F32;
+    const size_t row_bytes = dtype_row_bytes(held, cols);
+    HugeArena::Span span = arena_.allocate(row_bytes * static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r)
+        quantize_row(held, &values[static_cast<size_t>(r * cols)], span.data + r * row_bytes, cols);
+    Matrix m(rows, cols, held, span.data, std::move(span.keep_alive));
     bytes_per_token_ += static_cast<int64_t>(m.bytes());
     return m;
 }
