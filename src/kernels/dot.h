@@ -11,7 +11,8 @@
 // matmul uses exact activations (weights decoded to fp32 in a cache-resident panel), so its results differ
 // from the Q8 matvec by the bound above (pass ActivationMode::F32 to matvec for agreement to rounding); except
 // for q8_0 and for q4_0 in the eight-row layout (matmul_rounds_activations), where it rounds X to Q8 too and
-// runs integer kernels eight rows at a time (q4_0's output then equals the one-token product bit for bit).
+// runs integer kernels eight rows at a time (in the eight-row layout the output then equals the one-token
+// product bit for bit).
 //
 // Every function takes an Isa (default: default_isa()); a level above the CPU's is lowered, never trusted.
 #include <cstddef>
@@ -92,7 +93,7 @@ void matvec(DType t, const void* w, int64_t rows, int64_t cols, const float* x, 
 void matvec(DType t, const void* w, int64_t rows, int64_t cols, const ActivationQ8& x, float* y, ThreadPool& pool,
             Isa isa = default_isa());
 
-// How a matrix's rows lie in memory: one after another as stored, or (q4_0) in groups of eight rows
+// How a matrix's rows lie in memory: one after another as stored, or (q4_0, q8_0) in groups of eight rows
 // (kernels/rows8.h), which generation's kernel reads faster.
 enum class RowLayout : uint8_t { plain, rows8 };
 

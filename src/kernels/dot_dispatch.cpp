@@ -217,13 +217,14 @@ void matvec_batch(const std::vector<MatvecJob>& jobs, ThreadPool& pool, Isa isa,
             return;
         } else if (job.layout == RowLayout::rows8) {
             const kern::Q8View v = kern::q8_view(xq[j]);
+            const auto dot = job.type == DType::Q8_0 ? k.dot_q8_q8_0_rows8 : k.dot_q8_q4_0_rows8;
             for (int64_t g = u0; g < u1; ++g) {
                 const int64_t r0 = g * kRowsPerGroup;
                 if (r0 + kRowsPerGroup <= job.rows) {
-                    k.dot_q8_q4_0_rows8(base + static_cast<size_t>(g) * ub, v, job.cols, job.y + r0);
+                    dot(base + static_cast<size_t>(g) * ub, v, job.cols, job.y + r0);
                 } else {  // the padded last group
                     float y[kRowsPerGroup];
-                    k.dot_q8_q4_0_rows8(base + static_cast<size_t>(g) * ub, v, job.cols, y);
+                    dot(base + static_cast<size_t>(g) * ub, v, job.cols, y);
                     std::copy(y, y + (job.rows - r0), job.y + r0);
                 }
             }

@@ -43,7 +43,7 @@ struct KernelTable {
     void (*dot_q8_q4_0_rows8)(const void* group, const Q8View& x, int64_t n, float* y);
     // The same for four activation vectors at once (ys[m] = the group · xs[m]), bit-identical to four calls.
     void (*dot_q8_q4_0_rows8_x4)(const void* group, const Q8View* xs, int64_t n, float* const* ys);
-    // q8_0 rows packed eight at a time (matmul.cpp's pack_q8_0_group, 272 bytes a block): the same, for prompts.
+    // q8_0 in the eight-row layout (kernels/rows8.h, 272 bytes a block): the same.
     void (*dot_q8_q8_0_rows8)(const void* group, const Q8View& x, int64_t n, float* y);
     void (*dot_q8_q8_0_rows8_x4)(const void* group, const Q8View* xs, int64_t n, float* const* ys);  // likewise
 };

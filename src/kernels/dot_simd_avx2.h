@@ -173,7 +173,7 @@ static inline void q4_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, 
     rows8_blocks(n / 32, block, y);
 }
 
-// q8_0 rows packed eight at a time for a prompt (matmul.cpp's pack_q8_0_group): per 32-weight block the eight
+// q8_0 rows in the eight-row layout (kernels/rows8.h, 272 bytes a block): per 32-weight block the eight
 // rows' f16 scales, then eight 32-byte chunks, chunk c holding weights 4c..4c+3 of row i in int32 lane i. The
 // same scheme as q4_0_rows8: quad_dot(acc, w, s) adds to each lane the dot of its four weight bytes with four
 // activation bytes; kOffset * sum(x_q) comes off per block (VNNI makes the weights unsigned with +128).

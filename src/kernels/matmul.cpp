@@ -90,22 +90,6 @@ void run_block(const Job& job, int64_t t0, int64_t t1, int64_t p0, int64_t p1) {
 // column each) stay in L2 while the group (0.56 or 1.06 bytes a weight) sits in L1, and the weights are read
 // from memory once per this many tokens.
 constexpr int64_t kGroupTokenBlock = 64;
-constexpr size_t kQ8_0GroupBlockBytes = 272;  // a q8_0 block of eight rows: their scales, then 8 x 32 bytes
-
-// Rows [r0, r0 + nr) of plain q8_0 (nr <= 8) in the layout the kernel table's dot_q8_q8_0_rows8 reads: per
-// block the rows' f16 scales side by side, then weights 4c..4c+3 of row i at 16 + 32c + 4i. Missing rows are zero.
-void pack_q8_0_group(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t nr, int64_t blocks, uint8_t* out) {
-    constexpr size_t kBlockBytes = 34;
-    for (int64_t b = 0; b < blocks; ++b) {
-        uint8_t* o = out + static_cast<size_t>(b) * kQ8_0GroupBlockBytes;
-        if (nr < kRowsPerGroup) std::memset(o, 0, kQ8_0GroupBlockBytes);
-        for (int64_t i = 0; i < nr; ++i) {
-            const uint8_t* block = w + static_cast<size_t>(r0 + i) * row_bytes + static_cast<size_t>(b) * kBlockBytes;
-            std::memcpy(o + 2 * i, block, 2);
-            for (int c = 0; c < 8; ++c) std::memcpy(o + 16 + 32 * c + 4 * i, block + 2 + 4 * c, 4);
-        }
-    }
-}
 
 // q4_0 in the eight-row layout, and q8_0 packed into one like it group by group: each token's activations are
 // rounded to Q8 blocks and every group meets them in an integer kernel whose lanes are the group's rows. One
@@ -121,12 +105,11 @@ void matmul_q8_groups(const kern::KernelTable& k, DType t, const uint8_t* w, Row
     });
     std::vector<kern::Q8View> views(static_cast<size_t>(T));
     for (size_t i = 0; i < views.size(); ++i) views[i] = kern::q8_view(xq[i]);
-    const bool packed = layout == RowLayout::plain;  // q8_0
-    const auto dot = packed ? k.dot_q8_q8_0_rows8 : k.dot_q8_q4_0_rows8;
-    const auto dot4 = packed ? k.dot_q8_q8_0_rows8_x4 : k.dot_q8_q4_0_rows8_x4;
-    const int64_t blocks = cols / kQuantBlockSize;
-    const size_t group_bytes = packed ? kQ8_0GroupBlockBytes * static_cast<size_t>(blocks)
-                                      : rows8_bytes(t, kRowsPerGroup, cols);
+    const bool packed = layout == RowLayout::plain;  // q8_0 in ggml's layout, packed here group by group
+    const bool q8 = t == DType::Q8_0;
+    const auto dot = q8 ? k.dot_q8_q8_0_rows8 : k.dot_q8_q4_0_rows8;
+    const auto dot4 = q8 ? k.dot_q8_q8_0_rows8_x4 : k.dot_q8_q4_0_rows8_x4;
+    const size_t group_bytes = rows8_bytes(t, kRowsPerGroup, cols);
     const size_t row_bytes = weight_row_bytes(t, cols);
     const int64_t groups = rows8_groups(rows);
     pool.parallel_for(static_cast<size_t>(groups), [&](size_t g0, size_t g1) {
@@ -137,7 +120,7 @@ void matmul_q8_groups(const kern::KernelTable& k, DType t, const uint8_t* w, Row
                 const int64_t r0 = static_cast<int64_t>(g) * kRowsPerGroup, n = std::min(kRowsPerGroup, rows - r0);
                 const uint8_t* group = w + g * group_bytes;
                 if (packed) {
-                    pack_q8_0_group(w, row_bytes, r0, n, blocks, buffer.data());
+                    interleave_rows8(t, w + static_cast<size_t>(r0) * row_bytes, n, cols, buffer.data());
                     group = buffer.data();
                 }
                 int64_t i = tb;

@@ -1,5 +1,7 @@
 #include "kernels/matrix.h"
 
+#include <algorithm>
+
 #include <vector>
 
 #include "core/quant.h"
@@ -23,10 +25,18 @@ Matrix::Matrix(int64_t rows, int64_t cols, DType type, const void* data, std::sh
       data_(static_cast<const uint8_t*>(data)),
       keep_alive_(std::move(keep_alive)) {}
 
-Matrix Matrix::with_rows8(HugeArena& arena) const {
+Matrix Matrix::with_rows8(HugeArena& arena, const std::function<void(const uint8_t*, size_t)>& done_with) const {
     if (!has_rows8_layout(type_) || layout_ == RowLayout::rows8) return *this;
     HugeArena::Span span = arena.allocate(rows8_bytes(type_, rows_, cols_));
-    interleave_rows8(type_, data_, rows_, cols_, span.data);
+    // A few MiB of groups at a time, each handed to done_with once copied.
+    const size_t group_bytes = rows8_bytes(type_, kRowsPerGroup, cols_);
+    const int64_t slab = std::max<int64_t>(1, static_cast<int64_t>((size_t{4} << 20) / std::max<size_t>(group_bytes, 1)));
+    for (int64_t g = 0; g < rows8_groups(rows_); g += slab) {
+        const int64_t r0 = g * kRowsPerGroup, n = std::min(slab * kRowsPerGroup, rows_ - r0);
+        const uint8_t* src = data_ + static_cast<size_t>(r0) * row_bytes_;
+        interleave_rows8(type_, src, n, cols_, span.data + static_cast<size_t>(g) * group_bytes);
+        if (done_with) done_with(src, static_cast<size_t>(n) * row_bytes_);
+    }
     Matrix m(rows_, cols_, type_, span.data, std::move(span.keep_alive));
     m.layout_ = RowLayout::rows8;
     return m;
@@ -41,8 +51,8 @@ void Matrix::row_to_float(int64_t r, float* out) const {
 
 // Both products run the dispatched kernels of kernels/dot.h (AVX2 where the CPU has it, else scalar).
 // Generation against quantized weights rounds x to 8-bit blocks first, as ggml does (dot.h states the bound);
-// sequence mode decodes weight tiles to fp32 and keeps x exact, except for q4_0 in the eight-row layout, which
-// rounds x as generation does (the same products, bit for bit).
+// sequence mode decodes weight tiles to fp32 and keeps x exact, except for q8_0 and the eight-row layout, which
+// round x as generation does (in the eight-row layout the same products, bit for bit).
 void Matrix::matvec(const float* x, float* y, ThreadPool& pool, MatvecScratch* scratch) const {
     matvec_batch({{type_, data_, rows_, cols_, x, y, layout_}}, pool, default_isa(), scratch);
 }

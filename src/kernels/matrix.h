@@ -4,6 +4,7 @@
 // a quantized block format), either owned or lying in a file mapping, so that generation reads
 // each weight once per token in its compact form.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -33,9 +34,11 @@ public:
     const uint8_t* data() const { return data_; }
     RowLayout layout() const { return layout_; }
 
-    // This matrix with its rows in the eight-row layout (kernels/rows8.h: q4_0, which generation reads faster
-    // so), copied into memory from `arena`. The same matrix where its type has no such layout.
-    Matrix with_rows8(HugeArena& arena) const;
+    // This matrix with its rows in the eight-row layout (kernels/rows8.h: q4_0 and q8_0, which generation reads
+    // faster so), copied into memory from `arena`; done_with(p, n) is called on each piece of the stored rows once
+    // it is copied (the loader drops those pages, so the peak memory holds one piece twice, not the matrix). The
+    // same matrix where its type has no such layout.
+    Matrix with_rows8(HugeArena& arena, const std::function<void(const uint8_t*, size_t)>& done_with = {}) const;
 
     // The row's weights as fp32.
     void row_to_float(int64_t r, float* out) const;

@@ -1,5 +1,6 @@
 #pragma once
-// q4_0 matrices re-laid eight rows at a time, for generation.
+// q4_0 and q8_0 matrices re-laid eight rows at a time, for generation (and for prompts, which then need no
+// packing of their own).
 //
 // In ggml's layout each row is a run of 18-byte blocks (an f16 scale, 16 bytes of nibbles), and a matrix-vector
 // product handles one row at a time: per block it gathers the scale, re-reads the activations, and folds its
@@ -8,13 +9,14 @@
 // the eight rows' scales side by side, then their nibbles so that one 32-byte load carries four bytes of each
 // row: every SIMD lane is one row, each broadcast activation serves all eight, the scales convert in one
 // instruction, and nothing is folded until the row ends. The group is still one contiguous stream. (Hot, one
-// thread: 24.8 -> 42.1 GB/s. q8_0 laid out the same way read 74 GB/s against 45 but generated no faster, as it
-// was not bound by its instructions, so it stays in ggml's layout: bench/README.md.)
+// thread: 24.8 -> 42.1 GB/s. q8_0 laid out the same way read 74 GB/s against 45; it first generated no faster,
+// but that copy sat on 4 KiB pages; on huge pages (core/huge_arena.h) it generates 4-5 % faster:
+// bench/README.md.)
 //
-//   block b of group g, at (g * blocks + b) * 144 bytes:
+//   block b of group g, at (g * blocks + b) * 144 bytes (q4_0) or * 272 (q8_0):
 //     bytes   0..15   the eight rows' f16 scales, row i at 2i
-//     bytes  16..143  four chunks of 32 bytes; chunk c byte 4i + j is row i's nibble byte 4c + j
-//                     (low nibble: element 4c + j, high nibble: element 16 + 4c + j, as in q4_0)
+//     then four (q4_0) or eight (q8_0) chunks of 32 bytes; chunk c byte 4i + j is row i's weight byte 4c + j
+//     (q4_0: low nibble element 4c + j, high nibble element 16 + 4c + j; q8_0: element 4c + j)
 //
 // A matrix whose row count is not a multiple of eight ends with a group padded by rows of zero scales.
 #include <cstddef>
@@ -26,7 +28,7 @@ namespace rwkv {
 
 inline constexpr int64_t kRowsPerGroup = 8;
 
-// Whether `t` has the eight-row layout and kernels (q4_0 only).
+// Whether `t` has the eight-row layout and kernels (q4_0 and q8_0).
 bool has_rows8_layout(DType t);
 
 // Groups of a matrix with `rows` rows, and the bytes of its eight-row form.

@@ -26,13 +26,17 @@ Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {
     if (has_rows8_layout(m.type()) && m.rows() >= kRowsPerGroup) {
         // Generation's faster layout, in memory of its own; the file's copy is no longer read, so its pages
         // leave this process's resident set (it would otherwise count the weights twice).
+        const bool in_place = file_.tensors.at(name).in_place();
         Matrix grouped;
         try {
-            grouped = m.with_rows8(arena_);
+            grouped = m.with_rows8(arena_, [&](const uint8_t* p, size_t n) {
+                if (in_place) release_file_pages(p, n);
+            });
         } catch (const Error& e) {
             fail(name, std::string("cannot be re-laid for generation: ") + e.what());
         }
-        if (file_.tensors.at(name).in_place()) release_file_pages(m.data(), m.bytes());
+        // The pages that straddled two pieces.
+        if (in_place) release_file_pages(m.data(), m.bytes());
         m = std::move(grouped);
     }
     bytes_per_token_ += static_cast<int64_t>(m.bytes());
