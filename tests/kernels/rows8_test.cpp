@@ -107,52 +107,39 @@ TEST(Rows8, MatvecAgreesWithTheRowAtATimeProductOnEveryIsaAndThreadCount) {
     }
 }
 
-// Extreme nibbles (0 and 15) against activations of ±127 in every lane: the AVX2 pairs of products must not
-// saturate, and the offset of 8 must come off exactly.
-TEST(Rows8, ExtremeNibblesAndActivations) {
-    const int64_t rows = 8, cols = 64;
-    test::Weights w = test::make_weights(kQ4, rows, cols, 11);
-    for (int64_t r = 0; r < rows; ++r)
-        for (int b = 0; b < 2; ++b)
-            for (int j = 0; j < 16; ++j) w.bytes[r * w.row_bytes + 18 * b + 2 + j] = r % 2 ? 0xFF : 0x00;
-    std::vector<float> x(cols);
-    for (int64_t i = 0; i < cols; ++i) x[i] = i % 3 ? 1.0f : -1.0f;
-    const std::vector<uint8_t> g = interleaved(w);
-    ThreadPool pool(1);
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-        std::vector<float> plain(rows), grouped(rows);
-        matvec(kQ4, w.bytes.data(), rows, cols, x.data(), plain.data(), pool, Isa::Scalar);
-        matvec_batch({{kQ4, g.data(), rows, cols, x.data(), grouped.data(), RowLayout::rows8}}, pool, isa);
-        for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(grouped[r], plain[r]) << isa_name(isa) << " row " << r;
-    }
-}
-
-// q8_0 at its extremes: weights of -128 (which the AVX2 sign trick must take as 128 in magnitude, and VNNI's +128
-// offset maps to 0) and 127 against activations of +-127; the integer sums must come out exact (the scalar
-// kernel, which sums in the row-major kernel's order, bit for bit).
-TEST(Rows8, Q8_0ExtremeWeightsAndActivations) {
-    const int64_t rows = 8, cols = 96;
-    test::Weights w = test::make_weights(DType::Q8_0, rows, cols, 12);
-    for (int64_t r = 0; r < rows; ++r)
-        for (int b = 0; b < 3; ++b)
-            for (int j = 0; j < 32; ++j) w.bytes[r * w.row_bytes + 34 * b + 2 + j] = (r + j) % 2 ? 0x80 : 0x7F;
-    std::vector<float> x(cols);
-    for (int64_t i = 0; i < cols; ++i) x[i] = i % 3 ? 1.0f : -1.0f;
-    const std::vector<uint8_t> g = interleaved(w);
-    ThreadPool pool(1);
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-        std::vector<float> plain(rows), grouped(rows);
-        matvec(DType::Q8_0, w.bytes.data(), rows, cols, x.data(), plain.data(), pool, Isa::Scalar);
-        matvec_batch({{DType::Q8_0, g.data(), rows, cols, x.data(), grouped.data(), RowLayout::rows8}}, pool, isa);
-        // The blocks' float sums may round in another order; a wrong integer sum would be off by a whole block.
+// Each type at its extremes against activations of +-127 in every lane. q4_0: nibbles 0 and 15 (the AVX2 pairs
+// of products must not saturate, and the offset of 8 must come off exactly); q8_0: -128 (which the AVX2 sign trick
+// must take as 128 in magnitude, and VNNI's +128 maps to 0) and 127. The integer sums must come out exact: q4_0
+// bit for bit on every ISA; q8_0's rows8 kernels add the blocks' float sums in another order than its row-major
+// ones, so within rounding there (a wrong integer sum would be off by a whole block), bit for bit on the scalar path.
+TEST(Rows8, ExtremeWeightsAndActivations) {
+    for (DType t : kTypes) {
+        const int64_t rows = 8, cols = 64, blocks = cols / 32;  // q4_0 is bit for bit for whole pairs of blocks
+        test::Weights w = test::make_weights(t, rows, cols, 11);
+        const size_t block = w.row_bytes / blocks;
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t b = 0; b < blocks; ++b)
+                for (size_t j = 2; j < block; ++j)
+                    w.bytes[r * w.row_bytes + block * b + j] =
+                        t == kQ4 ? (r % 2 ? 0xFF : 0x00) : ((r + j) % 2 ? 0x80 : 0x7F);
+        std::vector<float> x(cols);
+        for (int64_t i = 0; i < cols; ++i) x[i] = i % 3 ? 1.0f : -1.0f;
+        const std::vector<uint8_t> g = interleaved(w);
+        ThreadPool pool(1);
         std::vector<float> row(cols);
-        for (int64_t r = 0; r < rows; ++r) {
-            dequantize_row(DType::Q8_0, w.row(r), row.data(), cols);
-            const double scale = test::ref_dot(row.data(), x.data(), cols).abs_sum;
-            if (isa == Isa::Scalar) {
-                ASSERT_EQ(grouped[r], plain[r]) << "row " << r;
+        for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+            std::vector<float> plain(rows), grouped(rows);
+            matvec(t, w.bytes.data(), rows, cols, x.data(), plain.data(), pool, Isa::Scalar);
+            matvec_batch({{t, g.data(), rows, cols, x.data(), grouped.data(), RowLayout::rows8}}, pool, isa);
+            for (int64_t r = 0; r < rows; ++r) {
+                if (t == kQ4 || clamp_isa(isa) == Isa::Scalar) {
+                    ASSERT_EQ(grouped[r], plain[r]) << dtype_name(t) << " " << isa_name(isa) << " row " << r;
+                    continue;
+                }
+                dequantize_row(t, w.row(r), row.data(), cols);
+                const double scale = test::ref_dot(row.data(), x.data(), cols).abs_sum;
+                ASSERT_NEAR(grouped[r], plain[r], kF32Rel * scale) << isa_name(isa) << " row " << r;
             }
-            ASSERT_NEAR(grouped[r], plain[r], kF32Rel * scale) << isa_name(isa) << " row " << r;
         }
     }
 }
