@@ -52,7 +52,12 @@ Matrix Binder::small_matrix(const std::string& name, int64_t rows, int64_t cols,
     // wrote, as fp32, exact too. In the arena with the other copies, on huge pages.
     const DType held = stored == DType::F16 || stored == DType::BF16 ? stored : DType::F32;
     const size_t row_bytes = dtype_row_bytes(held, cols);
-    HugeArena::Span span = arena_.allocate(row_bytes * static_cast<size_t>(rows));
+    HugeArena::Span span{nullptr, nullptr};
+    try {
+        span = arena_.allocate(row_bytes * static_cast<size_t>(rows));
+    } catch (const Error& e) {
+        fail(name, e.what());
+    }
     for (int64_t r = 0; r < rows; ++r)
         quantize_row(held, &values[static_cast<size_t>(r * cols)], span.data + r * row_bytes, cols);
     Matrix m(rows, cols, held, span.data, std::move(span.keep_alive));
