@@ -1,7 +1,6 @@
 #include "kernels/matrix.h"
 
 #include <algorithm>
-
 #include <vector>
 
 #include "core/quant.h"
