@@ -173,6 +173,12 @@ void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, 
 
 void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
           const float* kk, const float* a, float* s, float* y, ThreadPool& pool, Isa isa) {
+    wkv7(T, H, N, r, w, k, v, kk, a, s, y, pool, {}, {}, isa);
+}
+
+void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
+          const float* kk, const float* a, float* s, float* y, ThreadPool& pool,
+          const std::function<void(int64_t)>& before, const std::function<void(int64_t)>& after, Isa isa) {
     const int64_t C = H * N;
 #ifdef RWKV_KERNELS_AVX2
     const auto head = clamp_isa(isa) >= Isa::Avx2 ? kern::wkv7_head_avx2 : kern::wkv7_head_scalar;
@@ -181,7 +187,9 @@ void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const
     const auto head = kern::wkv7_head_scalar;
 #endif
     for_heads(H, pool, [&](int64_t h) {
+        if (before) before(h);
         head(T, C, N, r + h * N, w + h * N, k + h * N, v + h * N, kk + h * N, a + h * N, s + h * N * N, y + h * N);
+        if (after) after(h);
     });
 }
 

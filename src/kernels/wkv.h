@@ -2,6 +2,7 @@
 // The WKV recurrences: the only part of RWKV that walks the time axis. Each takes T tokens of
 // projected activations, row-major [T, C], advances the state in place and writes y [T, C].
 #include <cstdint>
+#include <functional>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
@@ -35,5 +36,12 @@ void wkv7_reference(int64_t T, int64_t H, int64_t N, const float* r, const float
 // results differ from the reference by rounding only).
 void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
           const float* kk, const float* a, float* s, float* y, ThreadPool& pool, Isa isa = default_isa());
+// The same with a model's own per-head work on either side of each head's recurrence, in the same parallel
+// loop: before(h) and after(h) run on the thread that runs head h, just before and just after it. A token
+// step then has one parallel loop where it had the recurrence's alone between two stretches of serial work.
+void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
+          const float* kk, const float* a, float* s, float* y, ThreadPool& pool,
+          const std::function<void(int64_t)>& before, const std::function<void(int64_t)>& after,
+          Isa isa = default_isa());
 
 }  // namespace rwkv

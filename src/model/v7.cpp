@@ -116,52 +116,52 @@ protected:
                                        {&a.g.up, g_mid.data(), g.data()}};
         if (l != 0) second.push_back({&a.v.up, v_mid.data(), tmp.data()});
         multiply_all(second, T, pool(), &pass.products);
-        if (l == 0) {
-            pass.v_first = v;
-        } else {
-            for (int64_t t = 0; t < T; ++t)
-                for (int64_t c = 0; c < C; ++c) tmp[t * C + c] += a.v0[c];
-            sigmoid_inplace(tmp.data(), static_cast<int64_t>(n));
-            for (size_t i = 0; i < n; ++i) v[i] += (pass.v_first[i] - v[i]) * tmp[i];
-        }
-
-        // decay w = exp(−0.606531·sigmoid(w0 + w)), in-context rate aa = sigmoid(a0 + aa), over whole arrays
-        // so the exps run vectorised (kernels/elementwise.h).
-        for (int64_t t = 0; t < T; ++t)
-            for (int64_t c = 0; c < C; ++c) {
-                w[t * C + c] += a.w0[c];
-                aa[t * C + c] += a.a0[c];
-            }
-        sigmoid_inplace(w.data(), static_cast<int64_t>(n));
-        for (float& z : w) z *= -kDecayScale;
-        exp_inplace(w.data(), static_cast<int64_t>(n));
-        sigmoid_inplace(aa.data(), static_cast<int64_t>(n));
-        for (int64_t t = 0; t < T; ++t) {
-            for (int64_t c = 0; c < C; ++c) {
-                const int64_t i = t * C + c;
-                kk[i] = k[i] * a.k_k[c];
-                k[i] = k[i] * (1.0f + (aa[i] - 1.0f) * a.k_a[c]);
-            }
-            for (int64_t h = 0; h < H; ++h) {  // F.normalize: x / max(‖x‖₂, 1e-12) per head
-                float* q = &kk[t * C + h * N];
+        if (l == 0) pass.v_first = v;
+        // Everything from here to the output projection is per channel or per head, so it runs per head inside
+        // the recurrence's parallel loop (wkv7's before/after) rather than on one thread around it.
+        const float* v_first = pass.v_first.data();
+        const auto before = [&](int64_t h) {
+            const int64_t c0 = h * N;
+            for (int64_t t = 0; t < T; ++t) {
+                const int64_t o = t * C + c0;
+                if (l != 0) {  // the value residual: v += (v_first − v) · sigmoid(v0 + lora)
+                    for (int64_t j = 0; j < N; ++j) tmp[o + j] += a.v0[c0 + j];
+                    sigmoid_inplace(&tmp[o], N);
+                    for (int64_t j = 0; j < N; ++j) v[o + j] += (v_first[o + j] - v[o + j]) * tmp[o + j];
+                }
+                // decay w = exp(−0.606531·sigmoid(w0 + w)), in-context rate aa = sigmoid(a0 + aa)
+                for (int64_t j = 0; j < N; ++j) {
+                    w[o + j] += a.w0[c0 + j];
+                    aa[o + j] += a.a0[c0 + j];
+                }
+                sigmoid_inplace(&w[o], N);
+                for (int64_t j = 0; j < N; ++j) w[o + j] *= -kDecayScale;
+                exp_inplace(&w[o], N);
+                sigmoid_inplace(&aa[o], N);
                 double ss = 0;
-                for (int64_t j = 0; j < N; ++j) ss += static_cast<double>(q[j]) * q[j];
+                for (int64_t j = 0; j < N; ++j) {
+                    kk[o + j] = k[o + j] * a.k_k[c0 + j];
+                    k[o + j] = k[o + j] * (1.0f + (aa[o + j] - 1.0f) * a.k_a[c0 + j]);
+                    ss += static_cast<double>(kk[o + j]) * kk[o + j];
+                }
+                // F.normalize: x / max(‖x‖₂, 1e-12)
                 const float norm = std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
-                for (int64_t j = 0; j < N; ++j) q[j] /= norm;
+                for (int64_t j = 0; j < N; ++j) kk[o + j] /= norm;
             }
-        }
-        wkv7(T, H, N, r.data(), w.data(), k.data(), v.data(), kk.data(), aa.data(), st.att(l), y.data(), pool());
-        for (int64_t t = 0; t < T; ++t) {
-            float* yt = &yn[t * C];
-            group_norm(&y[t * C], yt, a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
-            for (int64_t h = 0; h < H; ++h) {  // the bonus: (Σ r⊙k⊙r_k) · v per head
-                const int64_t o = t * C + h * N;
-                float s = 0;
-                for (int64_t j = 0; j < N; ++j) s += r[o + j] * k[o + j] * a.r_k[h * N + j];
-                for (int64_t j = 0; j < N; ++j) yt[h * N + j] += s * v[o + j];
+        };
+        const auto after = [&](int64_t h) {
+            const int64_t c0 = h * N;
+            for (int64_t t = 0; t < T; ++t) {
+                const int64_t o = t * C + c0;
+                group_norm(&y[o], &yn[o], a.ln_x.weight.data() + c0, a.ln_x.bias.data() + c0, 1, N,
+                           info_.groupnorm_eps);
+                float bonus = 0;  // (Σ r⊙k⊙r_k) · v
+                for (int64_t j = 0; j < N; ++j) bonus += r[o + j] * k[o + j] * a.r_k[c0 + j];
+                for (int64_t j = 0; j < N; ++j) yn[o + j] = (yn[o + j] + bonus * v[o + j]) * g[o + j];
             }
-        }
-        for (size_t i = 0; i < n; ++i) yn[i] *= g[i];
+        };
+        wkv7(T, H, N, r.data(), w.data(), k.data(), v.data(), kk.data(), aa.data(), st.att(l), y.data(), pool(), before,
+             after);
         a.output.matmul(yn.data(), T, out, pool(), &pass.products);
     }
 

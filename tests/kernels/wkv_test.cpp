@@ -33,14 +33,31 @@ struct Shape {
 };
 const Shape kShapes[] = {{1, 1, 1}, {3, 2, 7}, {5, 3, 13}, {17, 2, 64}, {2, 5, 20}, {9, 1, 33}};
 
+// Random v7 inputs of one shape: decays in [0.5, 1), in-context rates in [0, 1), small normalised keys.
+struct V7Inputs {
+    int64_t C;
+    size_t n;
+    std::vector<float> r, w, k, v, kk, a, s0;
+};
+V7Inputs v7_inputs(const Shape& sh, std::mt19937& rng) {
+    V7Inputs in;
+    in.C = sh.H * sh.N;
+    in.n = static_cast<size_t>(sh.T * in.C);
+    const size_t n = in.n;
+    in.r = uniform(n, rng, -1, 1);
+    in.w = uniform(n, rng, 0.5f, 1);
+    in.k = uniform(n, rng, -1, 1);
+    in.v = uniform(n, rng, -1, 1);
+    in.kk = uniform(n, rng, -0.3f, 0.3f);
+    in.a = uniform(n, rng, 0, 1);
+    in.s0 = uniform(static_cast<size_t>(sh.H * sh.N * sh.N), rng, -1, 1);
+    return in;
+}
+
 TEST(Wkv, V7MatchesReferenceAtEveryIsaAndThreadCount) {
     std::mt19937 rng(7);
     for (const Shape& sh : kShapes) {
-        const int64_t C = sh.H * sh.N;
-        const size_t n = static_cast<size_t>(sh.T * C), ns = static_cast<size_t>(sh.H * sh.N * sh.N);
-        const auto r = uniform(n, rng, -1, 1), w = uniform(n, rng, 0.5f, 1), k = uniform(n, rng, -1, 1),
-                   v = uniform(n, rng, -1, 1), kk = uniform(n, rng, -0.3f, 0.3f), a = uniform(n, rng, 0, 1),
-                   s0 = uniform(ns, rng, -1, 1);
+        const auto [C, n, r, w, k, v, kk, a, s0] = v7_inputs(sh, rng);
         std::vector<float> s_ref = s0, y_ref(n);
         wkv7_reference(sh.T, sh.H, sh.N, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), s_ref.data(),
                        y_ref.data());
@@ -53,6 +70,59 @@ TEST(Wkv, V7MatchesReferenceAtEveryIsaAndThreadCount) {
                 // Only the order of the two per-row sums differs: rounding-level agreement.
                 EXPECT_LE(max_abs_diff(y, y_ref), 1e-5f * sh.N) << sh.T << "x" << sh.H << "x" << sh.N << " " << isa_name(isa);
                 EXPECT_LE(max_abs_diff(s, s_ref), 1e-5f * sh.N) << sh.T << "x" << sh.H << "x" << sh.N << " " << isa_name(isa);
+            }
+        }
+    }
+}
+
+// before(h) and after(h) run once per head, on the thread of its recurrence, just around it: before may write the
+// head's inputs (here: its decay, scaled) and after reads the head's output and state as the recurrence left them.
+// The result must equal doing the same writes for every head first and the reads after, bit for bit.
+TEST(Wkv, V7RunsEachHeadsOwnWorkAroundItsRecurrence) {
+    std::mt19937 rng(8);
+    for (const Shape& sh : kShapes) {
+        const auto [C, n, r, w0, k, v, kk, a, s0] = v7_inputs(sh, rng);
+        const auto scale_decay = [&](std::vector<float>& w, int64_t h) {
+            for (int64_t t = 0; t < sh.T; ++t)
+                for (int64_t j = 0; j < sh.N; ++j) w[t * C + h * sh.N + j] *= 0.5f + 0.1f * static_cast<float>(h);
+        };
+        // What after(h) records: the head's outputs summed, and its state's first value.
+        const auto summary = [&](const std::vector<float>& y, const std::vector<float>& s, int64_t h) {
+            float sum = 0;
+            for (int64_t t = 0; t < sh.T; ++t)
+                for (int64_t j = 0; j < sh.N; ++j) sum += y[t * C + h * sh.N + j];
+            return std::vector<float>{sum, s[h * sh.N * sh.N]};
+        };
+        for (Isa isa : {Isa::Scalar, Isa::Avx2}) {
+            ThreadPool one(1);
+            std::vector<float> w_want = w0, s_want = s0, y_want(n);
+            for (int64_t h = 0; h < sh.H; ++h) scale_decay(w_want, h);
+            wkv7(sh.T, sh.H, sh.N, r.data(), w_want.data(), k.data(), v.data(), kk.data(), a.data(), s_want.data(),
+                 y_want.data(), one, isa);
+            for (int threads : {1, 2, 3}) {
+                ThreadPool pool(threads);
+                std::vector<float> w = w0, s = s0, y(n, -7.0f);
+                std::vector<int> calls_before(sh.H), calls_after(sh.H);
+                std::vector<std::vector<float>> seen(sh.H);
+                wkv7(
+                    sh.T, sh.H, sh.N, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), s.data(), y.data(),
+                    pool,
+                    [&](int64_t h) {
+                        ++calls_before[h];
+                        scale_decay(w, h);
+                    },
+                    [&](int64_t h) {
+                        ++calls_after[h];
+                        seen[h] = summary(y, s, h);
+                    },
+                    isa);
+                EXPECT_EQ(y, y_want) << sh.T << "x" << sh.H << "x" << sh.N << " threads " << threads;
+                EXPECT_EQ(s, s_want) << sh.T << "x" << sh.H << "x" << sh.N << " threads " << threads;
+                for (int64_t h = 0; h < sh.H; ++h) {
+                    EXPECT_EQ(calls_before[h], 1) << "head " << h;
+                    EXPECT_EQ(calls_after[h], 1) << "head " << h;
+                    EXPECT_EQ(seen[h], summary(y_want, s_want, h)) << "after(" << h << ") ran before its recurrence";
+                }
             }
         }
     }
