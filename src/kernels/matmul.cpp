@@ -1,8 +1,8 @@
 // The sequence-mode product Y[T, rows] = X[T, cols] · Wᵀ, blocked like a GEMM so that weights stored in any
 // type run at fp32 FMA speed: each panel of 16 weight rows × 256 columns is decoded once into an L1-resident
 // buffer (laid out [k][16], one vector load per k) and then swept by up to 256 tokens in register tiles.
-// q4_0 in the eight-row layout and q8_0 instead take an integer path, token by token over groups of eight rows
-// (matmul_q8_groups).
+// The eight-row layout (q4_0, q8_0) and plain q8_0 instead take an integer path, token by token over groups of
+// eight rows (matmul_q8_groups).
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -91,12 +91,12 @@ void run_block(const Job& job, int64_t t0, int64_t t1, int64_t p0, int64_t p1) {
 // from memory once per this many tokens.
 constexpr int64_t kGroupTokenBlock = 64;
 
-// q4_0 in the eight-row layout, and q8_0 packed into one like it group by group: each token's activations are
+// The eight-row layout (q4_0, q8_0), and plain q8_0 packed into it group by group: each token's activations are
 // rounded to Q8 blocks and every group meets them in an integer kernel whose lanes are the group's rows. One
 // vpdpbusd does 32 multiply-adds where an FMA does 8, at the cost of the activations' rounding (dot.h states
 // the bound). Four tokens at a time share each block's weight loads (and q4_0's unpacking), with the same
-// per-token arithmetic: for q4_0 that is generation's kernel, so each output equals the one-token product bit
-// for bit.
+// per-token arithmetic: that is generation's kernel, so in the eight-row layout each output equals the one-token
+// product bit for bit.
 void matmul_q8_groups(const kern::KernelTable& k, DType t, const uint8_t* w, RowLayout layout, int64_t rows,
                       int64_t cols, const float* X, int64_t T, float* Y, ThreadPool& pool, Isa isa) {
     std::vector<ActivationQ8> xq(static_cast<size_t>(T));
