@@ -30,10 +30,19 @@ Isa detected_isa() {
     return Isa::Scalar;
 }
 
-Isa parse_isa(const char* value, Isa fallback) {
-    if (value == nullptr || *value == '\0') return fallback;
+namespace {
+
+std::string lower(const char* value) {
     std::string v(value);
     for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+}
+
+}  // namespace
+
+Isa parse_isa(const char* value, Isa fallback) {
+    if (value == nullptr || *value == '\0') return fallback;
+    const std::string v = lower(value);
     if (v == "scalar") return Isa::Scalar;
     if (v == "avx2") return Isa::Avx2;
     if (v == "avx512") return Isa::Avx512;
@@ -49,6 +58,30 @@ Isa default_isa() {
     // Read once: the environment is fixed for the process, and getenv racing a setenv is undefined.
     static const Isa isa = clamp_isa(parse_isa(std::getenv("RWKV_ISA"), Isa::Avx512));
     return isa;
+}
+
+const char* stream_prefetch_name(StreamPrefetch p) {
+    return p == StreamPrefetch::software ? "software" : "hardware";
+}
+
+StreamPrefetch detected_stream_prefetch() {
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_is("intel")) return StreamPrefetch::software;
+#endif
+    return StreamPrefetch::hardware;
+}
+
+StreamPrefetch parse_stream_prefetch(const char* value, StreamPrefetch fallback) {
+    if (value == nullptr || *value == '\0') return fallback;
+    const std::string v = lower(value);
+    if (v == "hardware") return StreamPrefetch::hardware;
+    if (v == "software") return StreamPrefetch::software;
+    throw Error("RWKV_PREFETCH='" + std::string(value) + "' is not one of: hardware, software");
+}
+
+StreamPrefetch default_stream_prefetch() {
+    static const StreamPrefetch p = parse_stream_prefetch(std::getenv("RWKV_PREFETCH"), detected_stream_prefetch());
+    return p;
 }
 
 }  // namespace rwkv

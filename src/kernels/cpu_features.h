@@ -27,4 +27,25 @@ Isa clamp_isa(Isa requested);
 // What calls without an explicit Isa use: detected_isa() lowered by RWKV_ISA, read once per process.
 Isa default_isa();
 
+// Whether the kernels that stream weights once (generation's matrix-vector products) ask for them ahead of
+// use themselves. Which wins depends on the core's hardware prefetcher, so it is chosen per vendor from
+// measurements (bench/README.md): on AMD Zen 4 the hardware prefetcher keeps one stream per core at the
+// memory's rate and software prefetches only cost issue slots (f16 2048x2048 from memory, 2 threads: 22-24
+// GB/s with them, 28-30 without); on an Intel Emerald Rapids VM one stream per core stalls near 8.6 GB/s
+// without them, and asking 4 KB ahead took the eight-row q4_0 kernel from 14 to 19-20 GB/s and f16 from 14
+// to 20-22. Results are bit-identical either way; only the speed differs.
+enum class StreamPrefetch : uint8_t { hardware, software };
+
+const char* stream_prefetch_name(StreamPrefetch p);
+
+// software on Intel CPUs, hardware on others (those measured: AMD Zen 4).
+StreamPrefetch detected_stream_prefetch();
+
+// The choice the env var RWKV_PREFETCH asks for ("hardware" or "software", any case; null or empty means no
+// request, giving `fallback`). Throws rwkv::Error on anything else.
+StreamPrefetch parse_stream_prefetch(const char* value, StreamPrefetch fallback);
+
+// What the kernels use: RWKV_PREFETCH if set, else detected_stream_prefetch(); read once per process.
+StreamPrefetch default_stream_prefetch();
+
 }  // namespace rwkv

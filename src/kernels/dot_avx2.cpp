@@ -168,14 +168,20 @@ constexpr int64_t kL1Bytes = 32 * 1024;
 // How far ahead those long rows ask for weights, into L2.
 constexpr int64_t kFarPrefetchBytes = 16 * 1024;
 
-template <int kBytes, __m256 (*Load8)(const uint8_t*), float (*Load1)(const uint8_t*), bool kFar>
+// Which software prefetch a float dot's loop issues (see dot_float).
+enum class Ahead { none, near, far };
+
+template <int kBytes, __m256 (*Load8)(const uint8_t*), float (*Load1)(const uint8_t*), Ahead kAhead>
 float dot_float_loop(const uint8_t* p, const float* x, int64_t n) {
     // Four chains hide the FMA latency; one would cap a core near a quarter of its throughput.
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        // One line or more of weights per step, so one prefetch per step covers every line.
-        if (kFar) _mm_prefetch(reinterpret_cast<const char*>(p + kBytes * i + kFarPrefetchBytes), _MM_HINT_T1);
+        // A step holds 64 (f16, bf16) or 128 (f32) bytes of weights: far asks for the first line of each, near
+        // for every line.
+        if constexpr (kAhead == Ahead::far)
+            _mm_prefetch(reinterpret_cast<const char*>(p + kBytes * i + kFarPrefetchBytes), _MM_HINT_T1);
+        if constexpr (kAhead == Ahead::near) stream_prefetch<32 * kBytes, 64>(p + kBytes * i);
         a0 = _mm256_fmadd_ps(Load8(p + kBytes * i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(Load8(p + kBytes * (i + 8)), _mm256_loadu_ps(x + i + 8), a1);
         a2 = _mm256_fmadd_ps(Load8(p + kBytes * (i + 16)), _mm256_loadu_ps(x + i + 16), a2);
@@ -187,17 +193,19 @@ float dot_float_loop(const uint8_t* p, const float* x, int64_t n) {
     return s;
 }
 
-template <int kBytes, __m256 (*Load8)(const uint8_t*), float (*Load1)(const uint8_t*)>
+template <int kBytes, __m256 (*Load8)(const uint8_t*), float (*Load1)(const uint8_t*), bool kPrefetch>
 float dot_float(const void* w, const float* x, int64_t n) {
     const auto* p = static_cast<const uint8_t*>(w);
-    // Rows whose activations fit in L1 beside the streaming weights get no software prefetch: these few
-    // instructions per byte leave the hardware prefetcher enough slack, and on Zen 4 prefetching 2 KB ahead
-    // cost f16 a fifth of its rate (2048x2048 cold, 2 threads: 22-24 GB/s with it, 28-30 without, the read
-    // probe at 29-31 GB/s). Once x alone fills L1 (8192 fp32, the channel mix's value matrix at n_embd 2048),
-    // x is re-read from L2 on every row and the hardware prefetcher falls behind: one thread streamed such
-    // f16 rows at 12 GB/s against 27 at 2048 columns; asking for the weights 16 KB ahead into L2 gives 21-22.
-    if (n * static_cast<int64_t>(sizeof(float)) >= kL1Bytes) return dot_float_loop<kBytes, Load8, Load1, true>(p, x, n);
-    return dot_float_loop<kBytes, Load8, Load1, false>(p, x, n);
+    // Rows whose activations fit in L1 beside the streaming weights get a software prefetch only where the CPU
+    // wants it (kPrefetch, StreamPrefetch::software): these few instructions per byte leave Zen 4's hardware
+    // prefetcher enough slack, and there prefetching 2 KB ahead cost f16 a fifth of its rate (2048x2048 cold,
+    // 2 threads: 22-24 GB/s with it, 28-30 without, the read probe at 29-31 GB/s). Once x alone fills L1
+    // (8192 fp32, the channel mix's value matrix at n_embd 2048), x is re-read from L2 on every row and the
+    // hardware prefetcher falls behind: one thread streamed such f16 rows at 12 GB/s against 27 at 2048
+    // columns; asking for the weights 16 KB ahead into L2 gives 21-22.
+    if (n * static_cast<int64_t>(sizeof(float)) >= kL1Bytes)
+        return dot_float_loop<kBytes, Load8, Load1, Ahead::far>(p, x, n);
+    return dot_float_loop<kBytes, Load8, Load1, kPrefetch ? Ahead::near : Ahead::none>(p, x, n);
 }
 
 // Quantized weights with fp32 activations: decode 256 weights into L1, then the fp32 dot.
@@ -462,8 +470,9 @@ constexpr auto q4_0_quad_dot = [](__m256i acc, __m256i u, __m256i s) {
     return _mm256_add_epi32(acc, mul_sum_us8(u, s));
 };
 
+template <bool kPrefetch>
 void dot_q8_q4_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
-    q4_0_rows8(static_cast<const uint8_t*>(group), x, n, y, q4_0_quad_dot);
+    q4_0_rows8<kPrefetch>(static_cast<const uint8_t*>(group), x, n, y, q4_0_quad_dot);
 }
 
 // Two tokens at a time: four would not fit AVX2's 16 registers.
@@ -477,8 +486,9 @@ constexpr auto q8_0_quad_dot = [](__m256i acc, __m256i w, __m256i s) {
     return _mm256_add_epi32(acc, mul_sum_i8(w, s));
 };
 
+template <bool kPrefetch>
 void dot_q8_q8_0_rows8(const void* group, const Q8View& x, int64_t n, float* y) {
-    q8_0_rows8<0>(static_cast<const uint8_t*>(group), x, n, y, q8_0_quad_dot);
+    q8_0_rows8<kPrefetch, 0>(static_cast<const uint8_t*>(group), x, n, y, q8_0_quad_dot);
 }
 
 void dot_q8_q8_0_rows8_x4(const void* group, const Q8View* xs, int64_t n, float* const* ys) {
@@ -498,11 +508,13 @@ constexpr DequantFn kDequantQ5_0 = dequant_legacy<22, q5_0_bytes, false>;
 constexpr DequantFn kDequantQ5_1 = dequant_legacy<24, q5_1_bytes, true>;
 constexpr DequantFn kDequantQ8_0 = dequant_legacy<34, q8_0_bytes, false>;
 
+// The same kernels but for the streaming ones, which take kPrefetch (see StreamPrefetch).
+template <bool kPrefetch>
 constexpr KernelTable kAvx2 = {
     {
-        {dot_float<4, load8_f32, load1_f32>, nullptr, kDequantF32},
-        {dot_float<2, load8_f16, f16>, nullptr, kDequantF16},
-        {dot_float<2, load8_bf16, load1_bf16>, nullptr, kDequantBF16},
+        {dot_float<4, load8_f32, load1_f32, kPrefetch>, nullptr, kDequantF32},
+        {dot_float<2, load8_f16, f16, kPrefetch>, nullptr, kDequantF16},
+        {dot_float<2, load8_bf16, load1_bf16, kPrefetch>, nullptr, kDequantBF16},
         {dot_decoded<kDequantQ4_0, 18 * 8>, dot_q8_by4<18, true>, kDequantQ4_0},
         {dot_decoded<kDequantQ4_1, 20 * 8>, dot_q8_legacy<20, q4_1_bytes, false, true>, kDequantQ4_1},
         {dot_decoded<kDequantQ5_0, 22 * 8>, dot_q8_legacy<22, q5_0_bytes, true, false>, kDequantQ5_0},
@@ -514,14 +526,16 @@ constexpr KernelTable kAvx2 = {
     quantize_q8_32,
     quantize_q8_256,
     gemm_panel,
-    dot_q8_q4_0_rows8,
+    dot_q8_q4_0_rows8<kPrefetch>,
     dot_q8_q4_0_rows8_x4,
-    dot_q8_q8_0_rows8,
+    dot_q8_q8_0_rows8<kPrefetch>,
     dot_q8_q8_0_rows8_x4,
 };
 
 }  // namespace
 
-const KernelTable& avx2_kernels() { return kAvx2; }
+const KernelTable& avx2_kernels(StreamPrefetch prefetch) {
+    return prefetch == StreamPrefetch::software ? kAvx2<true> : kAvx2<false>;
+}
 
 }  // namespace rwkv::kern

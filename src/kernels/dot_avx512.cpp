@@ -61,16 +61,18 @@ float dot_q8_vnni(const void* w, const Q8View& x, int64_t n) {
 constexpr auto vnni_dot = [](__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); };
 constexpr auto plus_128 = [](__m256i w) { return _mm256_xor_si256(w, _mm256_set1_epi8(static_cast<char>(0x80))); };
 
+template <bool kPrefetch>
 void dot_q8_q4_0_rows8_vnni(const void* group, const Q8View& x, int64_t n, float* y) {
-    q4_0_rows8(static_cast<const uint8_t*>(group), x, n, y, vnni_dot);
+    q4_0_rows8<kPrefetch>(static_cast<const uint8_t*>(group), x, n, y, vnni_dot);
 }
 
 void dot_q8_q4_0_rows8_x4_vnni(const void* group, const Q8View* xs, int64_t n, float* const* ys) {
     q4_0_rows8_tokens<4>(static_cast<const uint8_t*>(group), xs, n, ys, vnni_dot);
 }
 
+template <bool kPrefetch>
 void dot_q8_q8_0_rows8_vnni(const void* group, const Q8View& x, int64_t n, float* y) {
-    q8_0_rows8<128>(static_cast<const uint8_t*>(group), x, n, y,
+    q8_0_rows8<kPrefetch, 128>(static_cast<const uint8_t*>(group), x, n, y,
                     [](__m256i acc, __m256i w, __m256i s) { return vnni_dot(acc, plus_128(w), s); });
 }
 
@@ -78,20 +80,23 @@ void dot_q8_q8_0_rows8_x4_vnni(const void* group, const Q8View* xs, int64_t n, f
     q8_0_rows8_tokens<4, 128>(static_cast<const uint8_t*>(group), xs, n, ys, plus_128, vnni_dot);
 }
 
+template <bool kPrefetch>
+KernelTable make_table() {
+    KernelTable t = avx2_kernels(kPrefetch ? StreamPrefetch::software : StreamPrefetch::hardware);
+    t.type[kQ4_0].dot_q8 = dot_q8_vnni<18, true>;
+    t.type[kQ8_0].dot_q8 = dot_q8_vnni<34, false>;
+    t.dot_q8_q4_0_rows8 = dot_q8_q4_0_rows8_vnni<kPrefetch>;
+    t.dot_q8_q4_0_rows8_x4 = dot_q8_q4_0_rows8_x4_vnni;
+    t.dot_q8_q8_0_rows8 = dot_q8_q8_0_rows8_vnni<kPrefetch>;
+    t.dot_q8_q8_0_rows8_x4 = dot_q8_q8_0_rows8_x4_vnni;
+    return t;
+}
+
 }  // namespace
 
-const KernelTable& avx512_kernels() {
-    static const KernelTable table = [] {
-        KernelTable t = avx2_kernels();
-        t.type[kQ4_0].dot_q8 = dot_q8_vnni<18, true>;
-        t.type[kQ8_0].dot_q8 = dot_q8_vnni<34, false>;
-        t.dot_q8_q4_0_rows8 = dot_q8_q4_0_rows8_vnni;
-        t.dot_q8_q4_0_rows8_x4 = dot_q8_q4_0_rows8_x4_vnni;
-        t.dot_q8_q8_0_rows8 = dot_q8_q8_0_rows8_vnni;
-        t.dot_q8_q8_0_rows8_x4 = dot_q8_q8_0_rows8_x4_vnni;
-        return t;
-    }();
-    return table;
+const KernelTable& avx512_kernels(StreamPrefetch prefetch) {
+    static const KernelTable hardware = make_table<false>(), software = make_table<true>();
+    return prefetch == StreamPrefetch::software ? software : hardware;
 }
 
 }  // namespace rwkv::kern

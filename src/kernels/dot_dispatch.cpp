@@ -14,18 +14,21 @@
 namespace rwkv {
 namespace kern {
 
-const KernelTable& table_for(Isa isa) {
+const KernelTable& table_for(Isa isa, StreamPrefetch prefetch) {
 #if defined(RWKV_KERNELS_AVX2)
     const Isa level = clamp_isa(isa);
 #if defined(RWKV_KERNELS_AVX512)
-    if (level >= Isa::Avx512) return avx512_kernels();
+    if (level >= Isa::Avx512) return avx512_kernels(prefetch);
 #endif
-    if (level >= Isa::Avx2) return avx2_kernels();
+    if (level >= Isa::Avx2) return avx2_kernels(prefetch);
 #else
     (void)isa;
+    (void)prefetch;
 #endif
     return scalar_kernels();
 }
+
+const KernelTable& table_for(Isa isa) { return table_for(isa, default_stream_prefetch()); }
 
 int slot_of(DType t) {
     const int s = static_cast<int>(t);

@@ -13,8 +13,10 @@ class ActivationQ8;
 
 namespace rwkv::kern {
 
-// The table for `isa`, lowered to what the CPU supports.
+// The table for `isa`, lowered to what the CPU supports, in the process's StreamPrefetch variant
+// (default_stream_prefetch()) or the one asked for.
 const KernelTable& table_for(Isa isa);
+const KernelTable& table_for(Isa isa, StreamPrefetch prefetch);
 
 // The table slot of t; throws rwkv::Error for a value outside the enum.
 int slot_of(DType t);

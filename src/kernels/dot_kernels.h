@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu_features.h"
+
 namespace rwkv::kern {
 
 inline constexpr int kNumTypes = 10;   // DType values F32 .. Q6_K
@@ -48,8 +50,10 @@ struct KernelTable {
     void (*dot_q8_q8_0_rows8_x4)(const void* group, const Q8View* xs, int64_t n, float* const* ys);  // likewise
 };
 
+// The SIMD tables come in two variants that differ only in the streaming kernels' software prefetch
+// (StreamPrefetch); their results are bit-identical.
 const KernelTable& scalar_kernels();
-const KernelTable& avx2_kernels();    // only call when the CPU has AVX2, FMA and F16C
-const KernelTable& avx512_kernels();  // only call when detected_isa() is Isa::Avx512
+const KernelTable& avx2_kernels(StreamPrefetch prefetch);    // only call when the CPU has AVX2, FMA and F16C
+const KernelTable& avx512_kernels(StreamPrefetch prefetch);  // only call when detected_isa() is Isa::Avx512
 
 }  // namespace rwkv::kern

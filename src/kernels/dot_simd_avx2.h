@@ -33,6 +33,19 @@ static inline void prefetch(const uint8_t* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
 }
 
+// How far ahead the kernels with a software-prefetch variant (StreamPrefetch::software: the eight-row kernels,
+// the float dots) ask for weights. On the Emerald Rapids VM that wants it, 2-6 KB ahead were alike for those
+// kernels and 1 KB fell short; generation was best at 4 KB.
+inline constexpr int kStreamPrefetchBytes = 4096;
+
+// Asks for the `kBytes` bytes at p + kStreamPrefetchBytes, one request per `kStep` bytes (a step under a
+// cache line covers a run of any alignment).
+template <int kBytes, int kStep>
+static inline void stream_prefetch(const uint8_t* p) {
+    for (int o = 0; o < kBytes; o += kStep)
+        _mm_prefetch(reinterpret_cast<const char*>(p) + kStreamPrefetchBytes + o, _MM_HINT_T0);
+}
+
 static inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 static inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
@@ -150,14 +163,16 @@ static inline __m256 rows8_scaled(const uint8_t* p, float dx, __m256i sums, __m2
 // Each 32-bit lane is one row. Chunk c's low nibbles meet x[4c..4c+3] and its high nibbles x[16+4c..16+4c+3],
 // broadcast to every lane; quad_dot(acc, u, s) adds to each int32 lane the dot of its four unsigned bytes of u
 // with its four signed bytes of s. The stored nibbles are q + 8, so 8 * sum(x_q) per block comes off, and one
-// FMA applies the eight rows' scales. Two accumulators take alternate blocks so their FMAs overlap. No software
-// prefetch: the group is one contiguous stream and the hardware prefetcher keeps up (measured: a prefetch 1 or
-// 2 KB ahead cost 2 threads 4-6 GB/s at the ~55 GB/s state).
-template <class QuadDot>
+// FMA applies the eight rows' scales. Two accumulators take alternate blocks so their FMAs overlap. The group
+// is one contiguous stream: with kPrefetch it is asked for ahead (StreamPrefetch::software), else left to the
+// hardware prefetcher, which on Zen 4 keeps up (there a prefetch 1 or 2 KB ahead cost 2 threads 4-6 GB/s at
+// the ~55 GB/s state).
+template <bool kPrefetch, class QuadDot>
 static inline void q4_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, float* y, QuadDot quad_dot) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     const auto block = [&](int64_t b, __m256& acc) {
         const uint8_t* p = group + 144 * b;
+        if constexpr (kPrefetch) stream_prefetch<144, 48>(p);
         const int8_t* xq = x.q + 32 * b;
         __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
         for (int c = 0; c < 4; ++c) {
@@ -177,10 +192,11 @@ static inline void q4_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, 
 // rows' f16 scales, then eight 32-byte chunks, chunk c holding weights 4c..4c+3 of row i in int32 lane i. The
 // same scheme as q4_0_rows8: quad_dot(acc, w, s) adds to each lane the dot of its four weight bytes with four
 // activation bytes; kOffset * sum(x_q) comes off per block (VNNI makes the weights unsigned with +128).
-template <int kOffset, class QuadDot>
+template <bool kPrefetch, int kOffset, class QuadDot>
 static inline void q8_0_rows8(const uint8_t* group, const Q8View& x, int64_t n, float* y, QuadDot quad_dot) {
     const auto block = [&](int64_t b, __m256& acc) {
         const uint8_t* p = group + 272 * b;
+        if constexpr (kPrefetch) stream_prefetch<272, 64>(p);
         const int8_t* xq = x.q + 32 * b;
         __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
         for (int c = 0; c < 8; c += 2) {

@@ -48,5 +48,31 @@ TEST(CpuFeatures, DefaultHonoursRwkvIsa) {
     EXPECT_EQ(default_isa(), clamp_isa(parse_isa(env, Isa::Avx512))) << (env ? env : "(unset)");
 }
 
+TEST(CpuFeatures, ParsesTheStreamPrefetchValue) {
+    EXPECT_EQ(parse_stream_prefetch(nullptr, StreamPrefetch::software), StreamPrefetch::software);
+    EXPECT_EQ(parse_stream_prefetch("", StreamPrefetch::hardware), StreamPrefetch::hardware);
+    EXPECT_EQ(parse_stream_prefetch("hardware", StreamPrefetch::software), StreamPrefetch::hardware);
+    EXPECT_EQ(parse_stream_prefetch("Software", StreamPrefetch::hardware), StreamPrefetch::software);
+    EXPECT_THROW(parse_stream_prefetch("on", StreamPrefetch::hardware), Error);
+    EXPECT_THROW(parse_stream_prefetch("software ", StreamPrefetch::hardware), Error);
+    EXPECT_STREQ(stream_prefetch_name(StreamPrefetch::hardware), "hardware");
+    EXPECT_STREQ(stream_prefetch_name(StreamPrefetch::software), "software");
+}
+
+TEST(CpuFeatures, StreamPrefetchFollowsTheVendor) {
+#if defined(__x86_64__)
+    EXPECT_EQ(detected_stream_prefetch() == StreamPrefetch::software, __builtin_cpu_is("intel") != 0);
+#else
+    EXPECT_EQ(detected_stream_prefetch(), StreamPrefetch::hardware);
+#endif
+}
+
+// ctest runs this binary again under RWKV_PREFETCH=software and =hardware.
+TEST(CpuFeatures, DefaultHonoursRwkvPrefetch) {
+    const char* env = std::getenv("RWKV_PREFETCH");
+    EXPECT_EQ(default_stream_prefetch(), parse_stream_prefetch(env, detected_stream_prefetch()))
+        << (env ? env : "(unset)");
+}
+
 }  // namespace
 }  // namespace rwkv
