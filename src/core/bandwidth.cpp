@@ -30,6 +30,25 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
     return a0 + a1 + a2 + a3;
 }
 
+// The same, asking for each line 4 KB before it is read. Some cores' hardware prefetchers keep one stream
+// per core at the memory's rate and some do not (one Emerald Rapids VM: 8.6 GB/s a core plain, 10.5 so,
+// 2 threads 16.7 against 22.0): the memory's ceiling is the better of the two reads, and the kernels that
+// stream weights use whichever the CPU wants (kernels/cpu_features.h, StreamPrefetch).
+uint64_t sum_words_ahead(const uint64_t* p, size_t n) {
+    constexpr size_t kAheadWords = 4096 / sizeof(uint64_t);
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __builtin_prefetch(p + i + kAheadWords, 0, 3);  // a hint: past the end it is dropped, never faults
+        a0 += p[i] + p[i + 4];
+        a1 += p[i + 1] + p[i + 5];
+        a2 += p[i + 2] + p[i + 6];
+        a3 += p[i + 3] + p[i + 7];
+    }
+    for (; i < n; ++i) a0 += p[i];
+    return a0 + a1 + a2 + a3;
+}
+
 // The sum of 0..n-1, modulo 2^64 as the probe's sums wrap.
 uint64_t sum_of_indices(uint64_t n) { return n % 2 == 0 ? (n / 2) * (n - 1) : n * ((n - 1) / 2); }
 
@@ -49,17 +68,6 @@ size_t parse_size(const std::string& s) {
     return static_cast<size_t>(v);
 }
 
-size_t largest_cache_bytes() {
-    size_t best = 0;
-    std::error_code ec;
-    const std::filesystem::path dir = "/sys/devices/system/cpu/cpu0/cache";
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        std::ifstream in(entry.path() / "size");
-        std::string s;
-        if (in >> s) best = std::max(best, parse_size(s));
-    }
-    return best;
-}
 
 size_t available_memory_bytes() {
     std::ifstream in("/proc/meminfo");
@@ -91,12 +99,14 @@ double BandwidthProbe::measure(int passes) {
     const size_t parts = static_cast<size_t>(pool_.size());
     std::vector<uint64_t> sums(parts);
     double best = 0;
-    for (int pass = 0; pass < passes; ++pass) {
+    // Each pass reads the buffer twice, plainly and with software prefetch (see sum_words_ahead).
+    for (int read = 0; read < 2 * passes; ++read) {
+        const auto sum = read % 2 ? sum_words_ahead : sum_words;
         const auto t0 = std::chrono::steady_clock::now();
         pool_.parallel_for(parts, [&](size_t begin, size_t end) {
             for (size_t k = begin; k < end; ++k) {
                 const size_t lo = n_ * k / parts, hi = n_ * (k + 1) / parts;
-                sums[k] = sum_words(data_ + lo, hi - lo);
+                sums[k] = sum(data_ + lo, hi - lo);
             }
         });
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -112,6 +122,18 @@ double BandwidthProbe::measure(int passes) {
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes, ProbePages pages) {
     if (passes < 1) throw Error("bandwidth probe needs at least one pass");
     return BandwidthProbe(pool, bytes, pages).measure(passes);
+}
+
+size_t largest_cache_bytes() {
+    size_t best = 0;
+    std::error_code ec;
+    const std::filesystem::path dir = "/sys/devices/system/cpu/cpu0/cache";
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        std::ifstream in(entry.path() / "size");
+        std::string s;
+        if (in >> s) best = std::max(best, parse_size(s));
+    }
+    return best;
 }
 
 size_t bandwidth_probe_bytes() {

@@ -20,8 +20,9 @@ enum class ProbePages {
 
 // Read bandwidth in bytes per second: a buffer of `bytes` is allocated and touched once (each
 // thread touching the part it will read, so pages land near it), then summed by every thread of
-// `pool` over contiguous ranges, `passes` times; the best pass counts, as the others were slowed
-// by something other than memory. `bytes` should be well beyond the caches (see
+// `pool` over contiguous ranges, `passes` times, each pass reading it once plainly and once asking
+// for each line ahead (some cores' hardware prefetchers fall short on one stream per core); the best
+// read counts, as the others were slowed by something other than memory. `bytes` should be well beyond the caches (see
 // bandwidth_probe_bytes), else this measures the cache. Throws rwkv::Error if the memory cannot be
 // had.
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes = 5, ProbePages pages = ProbePages::huge);
@@ -35,7 +36,7 @@ public:
     BandwidthProbe(const BandwidthProbe&) = delete;
     BandwidthProbe& operator=(const BandwidthProbe&) = delete;
 
-    // Bytes per second, the best of `passes` reads of the whole buffer.
+    // Bytes per second, the best of `passes` passes (two reads each, as above) of the whole buffer.
     double measure(int passes = 1);
 
 private:
@@ -44,6 +45,10 @@ private:
     HugeBuffer buffer_;
     uint64_t* data_ = nullptr;
 };
+
+// The size of the largest cache of CPU 0 as sysfs gives it (the last level), or 0 where it is not known.
+// Weights that fit in it can be read faster than the memory allows.
+size_t largest_cache_bytes();
 
 // A probe size the caches cannot hold: 4x the largest cache, at least 512 MiB, at most half the
 // memory now available (some virtual machines report last-level caches of hundreds of MiB).

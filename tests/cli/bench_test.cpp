@@ -12,6 +12,7 @@
 
 #include "core/bandwidth.h"
 #include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
 #include "rwkv/error.h"
 #include "cli/cli_run.h"
 #include "test_paths.h"
@@ -45,6 +46,9 @@ TEST(Bench, PrintsConsistentFiguresForEachModel) {
         for (const char* k : {"n_layer", "n_embd", "n_vocab", "n_params"}) expect_positive(m, k, path);
         EXPECT_EQ(m.at("dtype"), "f32");
         EXPECT_EQ(j.at("threads"), 2);
+        EXPECT_EQ(j.at("kernels").at("isa"), isa_name(default_isa()));
+        EXPECT_EQ(j.at("kernels").at("stream_prefetch"), stream_prefetch_name(default_stream_prefetch()));
+        EXPECT_EQ(j.at("largest_cache_bytes").get<int64_t>(), static_cast<int64_t>(largest_cache_bytes()));
 
         for (const char* k : {"model_file_bytes", "weights_bytes_per_token", "memory_bandwidth_gbs",
                               "memory_bandwidth_small_pages_gbs", "memory_bandwidth_probe_bytes", "peak_rss_bytes"})

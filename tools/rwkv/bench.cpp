@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "core/bandwidth.h"
 #include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
 #include "rwkv/error.h"
 #include "sampling/truncation.h"
 
@@ -164,6 +165,8 @@ nlohmann::ordered_json run_bench(const BenchArgs& a) {
                   {"n_layer", info.n_layer},   {"n_embd", info.n_embd},   {"n_vocab", info.n_vocab},
                   {"n_params", info.n_params}, {"dtype", info.dtype}};
     j["threads"] = threads;
+    j["kernels"] = {{"isa", isa_name(default_isa())}, {"stream_prefetch", stream_prefetch_name(default_stream_prefetch())}};
+    j["largest_cache_bytes"] = static_cast<int64_t>(largest_cache_bytes());
     j["model_file_bytes"] = static_cast<int64_t>(std::filesystem::file_size(a.model.model));
     j["weights_bytes_per_token"] = bytes_per_token;
     j["weights_bytes_per_token_basis"] = kBytesPerTokenBasis;
