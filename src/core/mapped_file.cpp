@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/file_util.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -51,19 +51,7 @@ void* map_huge_aligned(int fd, size_t size) {
 }  // namespace
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        const std::string why = std::strerror(errno);
-        ::close(fd);
-        throw Error(path + ": cannot stat: " + why);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(path + ": not a regular file");
-    }
-    size_ = static_cast<size_t>(st.st_size);
+    const int fd = open_regular_file(path, size_);
     if (size_ > 0) {  // mmap rejects a zero length, and an empty file needs no mapping
         void* p = map_huge_aligned(fd, size_);
         if (p == MAP_FAILED) {

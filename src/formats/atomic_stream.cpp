@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "core/file_util.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -86,11 +87,7 @@ void AtomicFileStream::commit() {
         ::unlink(tmp_.c_str());
         throw Error(tmp_ + ": close failed: " + why);
     }
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp_.c_str());
-        throw Error(path_ + ": rename failed: " + why);
-    }
+    commit_rename(tmp_, path_);
 }
 
 }  // namespace rwkv

@@ -27,7 +27,7 @@ public:
     void write(const void* data, size_t size);
     void write_zeros(size_t size);
     size_t written() const { return written_; }
-    // fsync, close, rename over the destination.
+    // fsync, close, rename over the destination, fsync the directory.
     void commit();
 
 private:

@@ -65,14 +65,17 @@ void State::save(const std::string& path) const {
 }
 
 State State::load(const std::string& path, const Model& model) {
-    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    const StateShape want = model.state_shape();
+    const size_t need = sizeof(Header) + static_cast<size_t>(want.n_layer * want.layer_floats()) * sizeof(float) +
+                        sizeof(uint64_t);
+    // Any longer file is not this model's state: refuse it before reading it whole.
+    const std::vector<uint8_t> bytes = read_file_bytes(path, need);
     Header h;
     if (bytes.size() < sizeof h) throw Error(path + ": not a state file (too short)");
     std::memcpy(&h, bytes.data(), sizeof h);
     if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) throw Error(path + ": not a state file (bad magic)");
     if (h.format_version != kFormatVersion)
         throw Error(path + ": state file format version " + std::to_string(h.format_version) + " is not supported");
-    const StateShape want = model.state_shape();
     StateShape got;
     got.version = static_cast<int>(h.generation);
     got.n_layer = h.n_layer;
@@ -83,7 +86,6 @@ State State::load(const std::string& path, const Model& model) {
         throw Error(path + ": state was saved from a different model (RWKV v" + std::to_string(got.version) + ", " +
                     std::to_string(got.n_layer) + " layers, n_embd " + std::to_string(got.n_embd) + ")");
     State s(want, model.fingerprint());
-    const size_t need = sizeof h + s.data_.size() * sizeof(float) + sizeof(uint64_t);
     if (h.n_floats != s.data_.size() || bytes.size() != need) throw Error(path + ": state file is truncated or padded");
     std::memcpy(s.data_.data(), bytes.data() + sizeof h, s.data_.size() * sizeof(float));
     uint64_t checksum;

@@ -1,10 +1,12 @@
 // Choosing and loading a tokenizer; behaviour common to every kind.
+#include <unistd.h>
+
 #include <array>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <system_error>
 
+#include "core/file_util.h"
 #include "rwkv/error.h"
 #include "rwkv/tokenizer.h"
 #include "tokenizer/tokenizers_internal.h"
@@ -29,9 +31,12 @@ bool ends_with_json(const std::string& path) {
 }
 
 bool is_gguf(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
+    size_t size = 0;
+    const int fd = open_regular_file(path, size);
     char magic[4] = {};
-    return in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+    const bool gguf = size >= 4 && ::read(fd, magic, 4) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+    ::close(fd);
+    return gguf;
 }
 
 }  // namespace

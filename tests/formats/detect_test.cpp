@@ -1,5 +1,11 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
+#include <future>
 #include <string>
 
 #include "formats_test_util.h"
@@ -70,9 +76,29 @@ TEST(Detect, EveryReaderRejectsEmptyAndMissingFiles) {
     }
     std::filesystem::create_directories(dir.file("adir"));
     EXPECT_TRUE(throws_rwkv_error([&] { load_pth(dir.file("adir")); }, &msg));
-    EXPECT_EQ(msg, dir.file("adir") + ": not a regular file");
+    EXPECT_EQ(msg, dir.file("adir") + ": is a directory, not a regular file");
     EXPECT_TRUE(throws_rwkv_error([&] { load_tensor_file(dir.file("adir")); }, &msg));
-    EXPECT_EQ(msg, dir.file("adir") + ": not a regular file");
+    EXPECT_EQ(msg, dir.file("adir") + ": is a directory, not a regular file");
+}
+
+// Opening a FIFO for reading waits for a writer: the file type must be known before anything blocks. If the
+// load does block, the test opens the FIFO for writing after a while, which releases it, and fails.
+TEST(Detect, AFifoIsRefusedWithoutWaitingForAWriter) {
+    ScratchDir dir;
+    const std::string fifo = dir.file("model.pth");
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    auto load = std::async(std::launch::async, [&] {
+        std::string msg;
+        throws_rwkv_error([&] { load_tensor_file(fifo); }, &msg);
+        return msg;
+    });
+    if (load.wait_for(std::chrono::seconds(10)) == std::future_status::timeout) {
+        const int fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+        load.wait();
+        if (fd >= 0) close(fd);
+        FAIL() << "loading a FIFO blocked";
+    }
+    EXPECT_EQ(load.get(), fifo + ": is a FIFO (named pipe), not a regular file");
 }
 
 }  // namespace
