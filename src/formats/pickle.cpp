@@ -5,6 +5,7 @@
 #include <deque>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "formats/byte_io.h"
 #include "rwkv/error.h"
@@ -12,13 +13,14 @@
 namespace rwkv {
 namespace {
 
-// Bounds that no real state dict comes near (a 14B checkpoint needs a few thousand objects) but that
-// keep a hostile pickle from making us hold gigabytes.
-constexpr size_t kMaxObjects = size_t{1} << 21;
-constexpr size_t kMaxPushes = size_t{1} << 23;
-constexpr size_t kMaxStack = size_t{1} << 20;
-constexpr size_t kMaxMarks = size_t{1} << 16;
-constexpr size_t kMaxMemo = size_t{1} << 21;
+// Memo references let a few bytes of pickle name a large object again and again, so counting opcodes
+// bounds nothing that copies. Instead everything the unpickler builds or copies (objects, stack slots,
+// marks, memo entries, strings, and each copy of an existing object's contents) is charged, in bytes, to
+// one budget proportional to the pickle's size. An opcode byte builds at most about one object and one
+// stack slot, which kBudgetPerByte covers, so only re-copying what was built can exhaust it and torch's
+// pickles stay far below it; the base lets a tiny pickle build a few thousand objects.
+constexpr uint64_t kBudgetPerByte = 128;
+constexpr uint64_t kBudgetBase = uint64_t{1} << 20;
 constexpr size_t kMaxGlobalLine = 256;
 
 enum class Kind : uint8_t { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Storage, Tensor };
@@ -63,7 +65,8 @@ struct Obj {
 
 class Unpickler {
 public:
-    Unpickler(const uint8_t* data, size_t size, const std::string& where) : p_(data), n_(size), where_(where) {}
+    Unpickler(const uint8_t* data, size_t size, const std::string& where)
+        : p_(data), n_(size), where_(where), budget_(kBudgetBase + kBudgetPerByte * size) {}
 
     Value run();
     std::vector<std::pair<std::string, PickledTensor>> state_dict(const Value& top);
@@ -71,6 +74,13 @@ public:
 private:
     [[noreturn]] void fail(const std::string& what) const {
         throw Error(where_ + ": pickle: " + what + " (at byte " + std::to_string(op_pos_) + ")");
+    }
+    // Called before the work or allocation it pays for; `what` names that kind of work in the error.
+    void charge(uint64_t bytes, const char* what) {
+        if (bytes > budget_)
+            fail("work for a " + std::to_string(n_) + "-byte pickle exceeds its budget (" + what +
+                 "); not a plain state dict");
+        budget_ -= bytes;
     }
 
     const uint8_t* take(size_t k) {
@@ -83,7 +93,7 @@ private:
     std::string_view line();
 
     Obj* make(Kind k) {
-        if (objects_.size() >= kMaxObjects) fail("too many objects for a checkpoint");
+        charge(sizeof(Obj), "objects");
         objects_.emplace_back();
         objects_.back().kind = k;
         return &objects_.back();
@@ -101,8 +111,10 @@ private:
         return v;
     }
 
+    // Values reach lists, tuples and dicts only through the stack, so this pays for the slots they hold
+    // there too; copying an existing object's contents is charged where it happens.
     void push(const Value& v) {
-        if (stack_.size() >= kMaxStack || ++pushes_ > kMaxPushes) fail("pickle too large for a checkpoint");
+        charge(sizeof(Value), "stack");
         stack_.push_back(v);
     }
     size_t floor() const { return marks_.empty() ? 0 : marks_.back(); }
@@ -130,7 +142,7 @@ private:
     }
 
     void put_memo(uint64_t key, const Value& v) {
-        if (memo_.size() >= kMaxMemo && !memo_.count(key)) fail("memo too large for a checkpoint");
+        charge(sizeof(key) + sizeof(Value), "memo");
         memo_[key] = v;
     }
     Value get_memo(uint64_t key) {
@@ -141,6 +153,7 @@ private:
 
     void push_string(Kind k, size_t len) {
         const uint8_t* s = take(len);
+        charge(len, "strings");
         Value v = make_value(k);
         v.obj->text.assign(reinterpret_cast<const char*>(s), len);
         push(v);
@@ -150,11 +163,12 @@ private:
         v.obj->items = std::move(items);
         push(v);
     }
-    void push_global(std::string module, std::string name);
+    void push_global(std::string_view module, std::string_view name);
     Value call(const Value& callable, const Value& args);
     Value persistent_load(const Value& pid);
     Value rebuild_tensor(const std::vector<Value>& a, const std::string& fn);
     std::vector<int64_t> int_tuple(const Value& v, const char* what);
+    bool holds_tensor(const Value& v);
     size_t require_length(uint64_t len) {
         if (len > n_ - pos_) fail("string of " + std::to_string(len) + " bytes runs past the end of the pickle");
         return static_cast<size_t>(len);
@@ -168,13 +182,15 @@ private:
     const std::string& where_;
     bool stopped_ = false;
 
+    uint64_t budget_;
+
     std::deque<Obj> objects_;
-    std::vector<PickledStorage> storages_;
+    std::vector<std::shared_ptr<const PickledStorage>> storages_;
+    std::unordered_map<const Obj*, Value> storage_of_key_;  // by the key's Str object
     std::vector<PickledTensor> tensors_;
     std::vector<Value> stack_;
     std::vector<size_t> marks_;
     std::unordered_map<uint64_t, Value> memo_;
-    size_t pushes_ = 0;
 };
 
 std::string_view Unpickler::line() {
@@ -207,8 +223,9 @@ bool allowed_global(const std::string& q) {
 
 bool is_storage_marker(const std::string& q) { return q.rfind("torch.", 0) == 0 && q.size() > 13 && q.ends_with("Storage"); }
 
-void Unpickler::push_global(std::string module, std::string name) {
-    const std::string q = module + "." + name;
+void Unpickler::push_global(std::string_view module, std::string_view name) {
+    charge(module.size() + name.size(), "copies of strings");
+    const std::string q = std::string(module) + "." + std::string(name);
     if (!allowed_global(q)) {
         std::string shown = q.size() > 80 ? q.substr(0, 80) + "..." : q;
         for (char& c : shown)
@@ -223,6 +240,7 @@ void Unpickler::push_global(std::string module, std::string name) {
 
 std::vector<int64_t> Unpickler::int_tuple(const Value& v, const char* what) {
     Obj* t = expect(v, Kind::Tuple, what);
+    charge(t->items.size() * sizeof(int64_t), "copies of tuples");
     std::vector<int64_t> out;
     out.reserve(t->items.size());
     for (const Value& e : t->items) {
@@ -254,6 +272,7 @@ Value Unpickler::call(const Value& callable, const Value& args_value) {
         if (a.empty()) return d;
         // OrderedDict([(k, v), ...]) as older protocols write it.
         if (a.size() != 1 || a[0].kind != Kind::List) fail("OrderedDict takes no arguments or one list of pairs");
+        charge(a[0].obj->items.size() * 2 * sizeof(Value), "copies of lists");
         for (const Value& pair : a[0].obj->items) {
             if (pair.kind != Kind::Tuple || pair.obj->items.size() != 2) fail("OrderedDict items must be pairs");
             d.obj->items.push_back(pair.obj->items[0]);
@@ -282,16 +301,20 @@ Value Unpickler::persistent_load(const Value& pid) {
         fail("persistent id must be ('storage', type, key, location, numel)");
     const std::string& type = expect(t[1], Kind::Global, "storage type")->text;
     if (!is_storage_marker(type)) fail("'" + type + "' is not a storage type");
-    PickledStorage s;
-    s.type = type;
-    s.key = expect(t[2], Kind::Str, "storage key")->text;
+    const Obj* key = expect(t[2], Kind::Str, "storage key");
     expect(t[3], Kind::Str, "storage location");
     if (t[4].kind != Kind::Int || t[4].i < 0) fail("storage size must be a non-negative int");
-    s.numel = t[4].i;
-    Value v = make_value(Kind::Storage);
-    v.obj->index = storages_.size();
-    storages_.push_back(std::move(s));
-    return v;
+    // Like torch, every later load of a key gets the storage its first load made. Keyed by the key's
+    // object rather than its text (torch memoizes a shared storage's key), so a long key is neither
+    // copied nor hashed per load.
+    auto [it, fresh] = storage_of_key_.try_emplace(key);
+    if (fresh) {
+        charge(type.size() + key->text.size(), "copies of strings");
+        it->second = make_value(Kind::Storage);
+        it->second.obj->index = storages_.size();
+        storages_.push_back(std::make_shared<const PickledStorage>(PickledStorage{type, key->text, t[4].i}));
+    }
+    return it->second;
 }
 
 void Unpickler::dispatch(uint8_t op) {
@@ -304,7 +327,7 @@ void Unpickler::dispatch(uint8_t op) {
         case 0x95: take(8); return;  // FRAME: a length hint only; the opcodes continue inline
         case '.': stopped_ = true; return;
         case '(':
-            if (marks_.size() >= kMaxMarks) fail("too many nested MARKs");
+            charge(sizeof(size_t), "marks");
             marks_.push_back(stack_.size());
             return;
         case '0': pop(); return;
@@ -432,9 +455,9 @@ void Unpickler::dispatch(uint8_t op) {
         case 'h': push(get_memo(u8())); return;
         case 'j': push(get_memo(load_le32(take(4)))); return;
         case 'c': {
-            std::string module(line());
-            std::string name(line());
-            push_global(std::move(module), std::move(name));
+            const std::string_view module = line();
+            const std::string_view name = line();
+            push_global(module, name);
             return;
         }
         case 0x93: {  // STACK_GLOBAL
@@ -476,8 +499,9 @@ Value Unpickler::run() {
     return stack_.back();
 }
 
-bool holds_tensor(const Value& v) {
+bool Unpickler::holds_tensor(const Value& v) {
     if (v.kind != Kind::Dict) return false;
+    charge(v.obj->items.size() * sizeof(Value), "scans of nested dicts");
     for (size_t i = 1; i < v.obj->items.size(); i += 2)
         if (v.obj->items[i].kind == Kind::Tensor) return true;
     return false;
@@ -487,23 +511,23 @@ std::vector<std::pair<std::string, PickledTensor>> Unpickler::state_dict(const V
     op_pos_ = pos_;
     if (top.kind != Kind::Dict) fail(std::string("the checkpoint holds a ") + kind_name(top.kind) + ", not a dict of tensors");
     std::vector<std::pair<std::string, PickledTensor>> out;
-    std::unordered_map<std::string, size_t> seen;
-    std::string nested;
+    std::unordered_set<std::string_view> seen;
     const std::vector<Value>& items = top.obj->items;
     for (size_t i = 0; i + 1 < items.size(); i += 2) {
         const Value& k = items[i];
         const Value& v = items[i + 1];
-        if (k.kind != Kind::Str) continue;
-        if (v.kind != Kind::Tensor) {
-            if (nested.empty() && holds_tensor(v)) nested = k.obj->text;
-            continue;
-        }
-        if (!seen.emplace(k.obj->text, out.size()).second) fail("tensor '" + k.obj->text + "' appears twice");
-        out.emplace_back(k.obj->text, tensors_[v.obj->index]);
+        if (k.kind != Kind::Str || v.kind != Kind::Tensor) continue;
+        const std::string& name = k.obj->text;
+        if (!seen.insert(name).second) fail("tensor '" + name + "' appears twice");
+        const PickledTensor& t = tensors_[v.obj->index];
+        charge(name.size() + (t.shape.size() + t.stride.size()) * sizeof(int64_t), "copies of tensors");
+        out.emplace_back(name, t);
     }
-    if (out.empty() && !nested.empty())
-        fail("no tensors at the top level of the checkpoint; they are nested under '" + nested +
-             "' (save that dict on its own)");
+    if (out.empty())
+        for (size_t i = 0; i + 1 < items.size(); i += 2)
+            if (items[i].kind == Kind::Str && holds_tensor(items[i + 1]))
+                fail("no tensors at the top level of the checkpoint; they are nested under '" + items[i].obj->text +
+                     "' (save that dict on its own)");
     return out;
 }
 

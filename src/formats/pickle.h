@@ -2,9 +2,12 @@
 // A restricted unpickler for the data.pkl of a torch.save checkpoint. It understands the opcodes of
 // protocols 2-5 that a state dict uses and builds only dicts, lists, tuples, numbers, strings and tensor
 // references. Any global beyond OrderedDict, torch's tensor-rebuild functions and the storage type markers
-// is refused before anything could run, so a hostile checkpoint cannot execute code here.
+// is refused before anything could run, so a hostile checkpoint cannot execute code here. Its work and
+// memory are bounded by a budget proportional to the pickle's size, so a small hostile pickle cannot
+// make it copy without limit either.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,9 +21,9 @@ struct PickledStorage {
     int64_t numel = 0;
 };
 
-// A tensor view over a storage, as _rebuild_tensor_v2 receives it.
+// A tensor view over a storage, as _rebuild_tensor_v2 receives it. Tensors naming one storage share it.
 struct PickledTensor {
-    PickledStorage storage;
+    std::shared_ptr<const PickledStorage> storage;
     int64_t offset = 0;  // in elements
     std::vector<int64_t> shape;
     std::vector<int64_t> stride;

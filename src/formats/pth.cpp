@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/mapped_file.h"
@@ -61,20 +62,30 @@ int64_t checked_numel(const std::string& path, const std::string& name, const st
     return n;
 }
 
-Tensor materialize(const MappedFile& file, const std::map<std::string, ZipEntry>& entries, const std::string& prefix,
-                   const std::string& name, const PickledTensor& pt) {
+// A storage's archive entry, found once however many tensors view it (its key may be long).
+struct StorageBytes {
+    StorageType type;
+    const uint8_t* bytes = nullptr;
+};
+
+StorageBytes find_storage(const MappedFile& file, const std::map<std::string, ZipEntry>& entries,
+                          const std::string& prefix, const std::string& name, const PickledStorage& s) {
     const std::string& path = file.path();
-    const StorageType st = storage_type(path, name, pt.storage.type);
-    const std::string entry_name = prefix + "data/" + pt.storage.key;
+    const StorageType st = storage_type(path, name, s.type);
+    const std::string entry_name = prefix + "data/" + s.key;
     const auto it = entries.find(entry_name);
     if (it == entries.end())
         throw Error(path + ": tensor '" + name + "' needs storage '" + entry_name + "', which the archive lacks");
     const ZipEntry& entry = it->second;
     const uint8_t* bytes = zip_entry_data(file, entry_name, entry);
-    if (static_cast<uint64_t>(pt.storage.numel) > entry.size / st.elem)
-        throw Error(path + ": tensor '" + name + "': storage '" + entry_name + "' claims " +
-                    std::to_string(pt.storage.numel) + " elements but holds " + std::to_string(entry.size) + " bytes");
+    if (static_cast<uint64_t>(s.numel) > entry.size / st.elem)
+        throw Error(path + ": tensor '" + name + "': storage '" + entry_name + "' claims " + std::to_string(s.numel) +
+                    " elements but holds " + std::to_string(entry.size) + " bytes");
+    return {st, bytes};
+}
 
+Tensor materialize(const std::string& path, const std::string& name, const PickledTensor& pt, const StorageBytes& sb) {
+    const StorageType& st = sb.type;
     Tensor t;
     t.shape = pt.shape;
     t.source = st.dtype;
@@ -93,12 +104,12 @@ Tensor materialize(const MappedFile& file, const std::map<std::string, ZipEntry>
             expected *= pt.shape[d];
         }
     }
-    if (pt.offset < 0 || pt.offset > pt.storage.numel || numel > pt.storage.numel - pt.offset)
+    if (pt.offset < 0 || pt.offset > pt.storage->numel || numel > pt.storage->numel - pt.offset)
         throw Error(path + ": tensor '" + name + "' " + t.shape_string() + " at offset " + std::to_string(pt.offset) +
-                    " runs past its storage of " + std::to_string(pt.storage.numel) + " elements");
+                    " runs past its storage of " + std::to_string(pt.storage->numel) + " elements");
 
     t.data.resize(static_cast<size_t>(numel));
-    const uint8_t* src = bytes + static_cast<size_t>(pt.offset) * st.elem;
+    const uint8_t* src = sb.bytes + static_cast<size_t>(pt.offset) * st.elem;
     if (st.f64) {
         for (int64_t i = 0; i < numel; ++i) {
             double v;
@@ -129,8 +140,11 @@ TensorFile load_pth(const std::string& path) {
     out.path = path;
     out.format = "pth";
     if (!prefix.empty()) out.metadata["archive"] = prefix.substr(0, prefix.size() - 1);
+    std::unordered_map<const PickledStorage*, StorageBytes> storages;
     for (const auto& [name, pt] : tensors) {
-        Tensor t = materialize(file, entries, prefix, name, pt);
+        auto [it, fresh] = storages.try_emplace(pt.storage.get());
+        if (fresh) it->second = find_storage(file, entries, prefix, name, *pt.storage);
+        Tensor t = materialize(path, name, pt, it->second);
         total += t.data.size();
         if (total > budget)
             throw Error(path + ": tensors reference far more data than the file holds (at tensor '" + name + "')");

@@ -37,6 +37,15 @@ struct PickleBuilder {
         put_le32(b, static_cast<uint32_t>(v));
         return *this;
     }
+    // BINPUT/LONG_BINPUT and BINGET/LONG_BINGET of the value on top of the stack.
+    PickleBuilder& put(uint32_t i) { return memo_op(i, 'q', 'r'); }
+    PickleBuilder& get(uint32_t i) { return memo_op(i, 'h', 'j'); }
+    PickleBuilder& memo_op(uint32_t i, uint8_t short_op, uint8_t long_op) {
+        if (i < 256) return op(short_op).op(static_cast<uint8_t>(i));
+        op(long_op);
+        put_le32(b, i);
+        return *this;
+    }
     PickleBuilder& ints(const std::vector<int64_t>& v) {
         op('(');
         for (int64_t x : v) integer(x);
@@ -56,6 +65,20 @@ struct PickleBuilder {
         return op('t').op('R');
     }
 };
+
+// {} that calls OrderedDict(list) `calls` times on one memoized list of `pairs` pairs: a few bytes per call
+// that would each copy the whole list.
+inline std::vector<uint8_t> ordered_dict_bomb(size_t pairs, size_t calls) {
+    PickleBuilder p;
+    p.proto(2).op('}');
+    p.global("collections", "OrderedDict").put(0).op('0');
+    p.ints({1, 2}).put(1).op('0');
+    p.op(']').put(2).op('(');
+    for (size_t i = 0; i < pairs; ++i) p.get(1);
+    p.op('e').op('0');
+    for (size_t i = 0; i < calls; ++i) p.get(0).get(2).op(0x85).op('R').op('0');
+    return p.op('.').b;
+}
 
 // A .pth archive around a hand-made pickle and raw storages.
 inline std::vector<uint8_t> make_pth(const std::vector<uint8_t>& pickle,

@@ -38,9 +38,9 @@ TEST(Pickle, ReadsTensorReference) {
     const auto t = unpickle_state_dict(pkl.data(), pkl.size(), "test.pth");
     ASSERT_EQ(t.size(), 1u);
     EXPECT_EQ(t[0].first, "emb.weight");
-    EXPECT_EQ(t[0].second.storage.type, "torch.FloatStorage");
-    EXPECT_EQ(t[0].second.storage.key, "0");
-    EXPECT_EQ(t[0].second.storage.numel, 12);
+    EXPECT_EQ(t[0].second.storage->type, "torch.FloatStorage");
+    EXPECT_EQ(t[0].second.storage->key, "0");
+    EXPECT_EQ(t[0].second.storage->numel, 12);
     EXPECT_EQ(t[0].second.offset, 2);
     EXPECT_EQ(t[0].second.shape, (std::vector<int64_t>{2, 5}));
     EXPECT_EQ(t[0].second.stride, (std::vector<int64_t>{5, 1}));
@@ -63,7 +63,7 @@ TEST(Pickle, AcceptsProtocol4OpcodesAndOrderedDict) {
     const auto t = unpickle_state_dict(p.b.data(), p.b.size(), "test.pth");
     ASSERT_EQ(t.size(), 1u);
     EXPECT_EQ(t[0].first, "w");
-    EXPECT_EQ(t[0].second.storage.type, "torch.HalfStorage");
+    EXPECT_EQ(t[0].second.storage->type, "torch.HalfStorage");
     EXPECT_EQ(t[0].second.shape, (std::vector<int64_t>{4}));
 }
 
@@ -149,21 +149,15 @@ TEST(Pickle, DuplicateTensorNameIsAnError) {
     EXPECT_TRUE(contains(error_of(p.b), "tensor 'w' appears twice"));
 }
 
-TEST(Pickle, ResourceCapsHold) {
-    PickleBuilder marks;  // a million MARKs
-    marks.proto(2);
-    marks.b.insert(marks.b.end(), 1'000'000, '(');
-    EXPECT_TRUE(contains(error_of(marks.b), "too many nested MARKs"));
-
-    PickleBuilder lists;  // millions of pushes
-    lists.proto(2);
-    lists.b.insert(lists.b.end(), 3'000'000, ']');
-    EXPECT_TRUE(contains(error_of(lists.b), "too large for a checkpoint"));
-
-    PickleBuilder dups;  // DUP on its own cannot grow without bound either
-    dups.proto(2).op('N');
-    dups.b.insert(dups.b.end(), 3'000'000, '2');
-    EXPECT_TRUE(contains(error_of(dups.b), "too large for a checkpoint"));
+// A flood of one-byte opcodes (MARKs, empty lists, DUPs) pays for what it builds with its own bytes:
+// it holds memory in proportion to the pickle and ends in an ordinary error.
+TEST(Pickle, OpcodeFloodsEndInErrors) {
+    for (const uint8_t flood : {'(', ']', '2'}) {
+        PickleBuilder p;
+        p.proto(2).op('N');
+        p.b.insert(p.b.end(), 1'000'000, flood);
+        EXPECT_TRUE(contains(error_of(p.b), "data ends in the middle of an opcode")) << flood;
+    }
 
     PickleBuilder memo;  // sparse memo keys are fine
     memo.proto(2).op('}').op('r');
@@ -172,6 +166,58 @@ TEST(Pickle, ResourceCapsHold) {
     put_le32(memo.b, 0xffffffffu);
     memo.op('0').op('.');
     EXPECT_TRUE(unpickle_state_dict(memo.b.data(), memo.b.size(), "test.pth").empty());
+}
+
+std::string budget_error(size_t pickle_size, const std::string& what) {
+    return "test.pth: pickle: work for a " + std::to_string(pickle_size) + "-byte pickle exceeds its budget (" + what +
+           "); not a plain state dict (at byte ";
+}
+
+// A memo reference names a large object in a few bytes; each of these pickles would copy one thousands of
+// times (gigabytes from a few hundred kilobytes) unless the copies are charged to the budget.
+TEST(Pickle, RepeatedCopiesExhaustTheBudget) {
+    const std::vector<uint8_t> lists = testing::ordered_dict_bomb(200'000, 4'000);
+    EXPECT_TRUE(error_of(lists).starts_with(budget_error(lists.size(), "copies of lists")));
+
+    PickleBuilder shapes;  // one memoized 200000-dimension size, for thousands of tensors
+    shapes.proto(2).op('}').global("torch._utils", "_rebuild_tensor_v2").put(0).op('0');
+    shapes.op('(').str("storage").global("torch", "FloatStorage").str("0").str("cpu").integer(1).op('t').op('Q');
+    shapes.put(1).op('0').op('(');
+    for (int i = 0; i < 200'000; ++i) shapes.integer(1);
+    shapes.op('t').put(2).op('0');
+    shapes.op('(').get(1).integer(0).get(2).get(2).op(0x89).op('N').op('t').put(3).op('0');
+    for (int i = 0; i < 4'000; ++i) shapes.get(0).get(3).op('R').op('0');
+    shapes.op('.');
+    EXPECT_TRUE(error_of(shapes.b).starts_with(budget_error(shapes.b.size(), "copies of tuples")));
+
+    PickleBuilder scans;  // a 200000-item dict under 40000 keys, each scanned for nested tensors
+    scans.proto(2).op('}').str("k").put(0).op('0').op('}').put(1).op('(');
+    for (int i = 0; i < 100'000; ++i) scans.integer(0).integer(0);
+    scans.op('u').op('0').op('(');
+    for (int i = 0; i < 40'000; ++i) scans.get(0).get(1);
+    scans.op('u').op('.');
+    EXPECT_TRUE(error_of(scans.b).starts_with(budget_error(scans.b.size(), "scans of nested dicts")));
+}
+
+// torch memoizes the key of a storage that several tensors share. However many tensors name a key, it
+// is held once: a 1 MiB key named by 20000 tensors is not 20 GiB of copies.
+TEST(Pickle, SharedStorageKeyIsHeldOnce) {
+    const std::string key(size_t{1} << 20, 'k');
+    PickleBuilder p;
+    p.proto(2).op('}').global("torch._utils", "_rebuild_tensor_v2").put(0).op('0');
+    p.global("collections", "OrderedDict").op(')').op('R').put(1).op('0');
+    p.ints({4}).put(2).op('0').ints({1}).put(3).op('0');
+    p.op('(').str("storage").global("torch", "FloatStorage").str(key).str("cpu").integer(4).op('t').put(4).op('0');
+    constexpr size_t kTensors = 20'000;
+    for (size_t i = 0; i < kTensors; ++i) {
+        p.str(std::to_string(i)).get(0).op('(').get(4).op('Q').integer(0).get(2).get(3).op(0x89).get(1);
+        p.op('t').op('R').op('s');
+    }
+    p.op('.');
+    const auto t = unpickle_state_dict(p.b.data(), p.b.size(), "test.pth");
+    ASSERT_EQ(t.size(), kTensors);
+    EXPECT_EQ(t[0].second.storage->key, key);
+    for (const auto& [name, pt] : t) ASSERT_EQ(pt.storage, t[0].second.storage) << name;
 }
 
 // A list holding itself and a dict holding itself must neither hang nor leak (LeakSanitizer watches).

@@ -116,6 +116,20 @@ TEST(PthHostile, HandBuiltExploitIsRefused) {
     }
 }
 
+// A small checkpoint whose pickle would copy one memoized list thousands of times is refused early, with
+// an error that names the file and the budget.
+TEST(PthHostile, CopyingPickleExhaustsItsBudget) {
+    ScratchDir dir;
+    const std::string path = dir.file("bomb.pth");
+    const std::vector<uint8_t> pkl = testing::ordered_dict_bomb(200'000, 4'000);
+    write_bytes(path, make_pth(pkl, {}, "model/"));
+    std::string msg;
+    ASSERT_TRUE(throws_rwkv_error([&] { load_pth(path); }, &msg));
+    EXPECT_TRUE(msg.starts_with(path + ": pickle: work for a " + std::to_string(pkl.size()) +
+                                "-byte pickle exceeds its budget (copies of lists)"))
+        << msg;
+}
+
 TEST(PthHostile, CompressedEntriesAreRejected) {
     ScratchDir dir;
     std::vector<uint8_t> bytes = read_bytes(shared_path("reference/v4-fp16/model.pth"));
