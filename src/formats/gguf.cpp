@@ -14,6 +14,7 @@
 
 #include "core/mapped_file.h"
 #include "formats/byte_io.h"
+#include "formats/data_ranges.h"
 #include "formats/gguf.h"
 #include "rwkv/error.h"
 #include "rwkv/gguf.h"
@@ -266,6 +267,10 @@ GgufFile open_gguf(const std::string& path) {
                    std::to_string(size) + " bytes)");
         t.data = base + start + t.offset;
     }
+    std::vector<DataRange> ranges;
+    ranges.reserve(g.tensors_.size());
+    for (const GgufTensorInfo& t : g.tensors_) ranges.push_back({t.offset, t.offset + t.bytes, &t.name});
+    check_disjoint(path, std::move(ranges));
     return g;
 }
 

@@ -8,6 +8,7 @@
 #include "core/mapped_file.h"
 #include "core/quant.h"
 #include "formats/byte_io.h"
+#include "formats/data_ranges.h"
 #include "rwkv/error.h"
 #include "rwkv/formats.h"
 
@@ -79,9 +80,16 @@ TensorFile load_safetensors(const std::string& path) {
 
     const uint64_t data_start = 8 + header_len;
     const uint64_t data_size = size - data_start;
-    const uint64_t budget = 4 * static_cast<uint64_t>(size) + 1024;
-    uint64_t total = 0;
 
+    // Every descriptor is checked, and the ranges found disjoint, before any data is copied: the copies then
+    // add up to no more than the file holds.
+    struct Entry {
+        const std::string* name;
+        Tensor tensor;
+        uint64_t begin;
+    };
+    std::vector<Entry> entries;
+    std::vector<DataRange> ranges;
     TensorFile out;
     out.path = path;
     out.format = "safetensors";
@@ -107,7 +115,7 @@ TensorFile load_safetensors(const std::string& path) {
         uint64_t numel = 1;
         for (const auto& dim : *shape_it) {
             const uint64_t v = non_negative(path, name, "shape", dim);
-            if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) || (v != 0 && numel > budget / v + 1))
+            if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) || (v != 0 && numel > data_size / v))
                 fail(path, "tensor '" + name + "' has too many elements");
             numel *= v;
             t.shape.push_back(static_cast<int64_t>(v));
@@ -122,11 +130,15 @@ TensorFile load_safetensors(const std::string& path) {
             fail(path, "tensor '" + name + "' " + t.shape_string() + " of " + dtype_name(dtype) + " needs " +
                            std::to_string(numel) + " elements but data_offsets span " + std::to_string(end - begin) +
                            " bytes");
-        total += numel;
-        if (total > budget) fail(path, "tensors reference far more data than the file holds (at tensor '" + name + "')");
-        t.data.resize(static_cast<size_t>(numel));
-        dequantize_row(dtype, d + data_start + begin, t.data.data(), static_cast<int64_t>(numel));
-        out.tensors.emplace(name, std::move(t));
+        entries.push_back({&name, std::move(t), begin});
+        ranges.push_back({begin, end, &name});
+    }
+    check_disjoint(path, std::move(ranges));
+    for (Entry& e : entries) {
+        Tensor& t = e.tensor;
+        t.data.resize(static_cast<size_t>(t.numel()));
+        dequantize_row(t.source, d + data_start + e.begin, t.data.data(), t.numel());
+        out.tensors.emplace(*e.name, std::move(t));
     }
     return out;
 }

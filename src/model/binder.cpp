@@ -3,6 +3,7 @@
 #include "core/mapped_file.h"
 #include "core/quant.h"
 #include "kernels/rows8.h"
+#include "model/detect.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -19,6 +20,23 @@ std::vector<float> Binder::vec(const std::string& name, int64_t n) {
     bytes_per_token_ += n * static_cast<int64_t>(sizeof(float));
     if (it->second.in_place()) return it->second.to_float();
     return std::move(it->second.data);
+}
+
+bool Binder::any_layer_has(int64_t n_layer, const std::string& suffix) const {
+    return rwkv::any_layer_has(file_, n_layer, suffix);
+}
+
+std::vector<float> Binder::heads(const std::string& name, int64_t H, int64_t N) {
+    auto it = file_.tensors.find(name);
+    if (it == file_.tensors.end()) fail(name, "is missing");
+    const auto squeezed = [](std::vector<int64_t> shape) {
+        std::erase(shape, int64_t{1});
+        return shape;
+    };
+    if (squeezed(it->second.shape) != squeezed({H, N}))
+        fail(name, "has shape " + it->second.shape_string() + ", expected " + std::to_string(H) + " heads of " +
+                       std::to_string(N));
+    return vec(name, H * N);
 }
 
 Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {

@@ -15,9 +15,14 @@ public:
     explicit Binder(TensorFile& file) : file_(file) {}
 
     bool has(const std::string& name) const { return file_.has(name); }
+    // detect.h's any_layer_has on this file.
+    bool any_layer_has(int64_t n_layer, const std::string& suffix) const;
     const Tensor& tensor(const std::string& name) const { return file_.get(name); }
     // A tensor of exactly n elements, whatever its (squeezable) shape; its data is moved out.
     std::vector<float> vec(const std::string& name, int64_t n);
+    // A per-head parameter of H heads × N values: besides the element count, the shape itself (axes of size 1
+    // aside) must be [H, N], so a file whose layers disagree on the head size is refused.
+    std::vector<float> heads(const std::string& name, int64_t H, int64_t N);
     // A [rows, cols] matrix; with `transposed`, the file holds it as [cols, rows].
     std::vector<float> mat(const std::string& name, int64_t rows, int64_t cols, bool transposed = false);
     // A projection [rows, cols]; weights held in place stay in their stored type.

@@ -20,7 +20,7 @@ BlockModel::BlockModel(ModelInfo info, const LoadOptions& options, Binder& b) : 
     // The embedding is only looked up, one row per token, so it stays in its stored type and ln0
     // is applied to each row as it is read (the official loader folds it into the whole table).
     emb_ = b.lookup_table("emb.weight", V, C);
-    if (b.has("blocks.0.ln0.weight")) {
+    if (b.has("blocks.0.ln0.weight") || b.has("blocks.0.ln0.bias")) {  // both, then (load_norm names the other)
         // The official v4–v6 loader folds ln0 with F.layer_norm on the stored tensors, which for
         // bf16 ran PyTorch's bf16 kernel; its v7 loader widens to fp32 first (and fp16 LayerNorm
         // was not implemented on CPU, so fp16 checkpoints fell back to fp32 too).

@@ -20,9 +20,8 @@ struct TimeMix5 {
 
 // A per-head [H] or per-channel [H, N] parameter, given back per channel.
 std::vector<float> per_channel(Binder& b, const std::string& name, int64_t H, int64_t N) {
-    const Tensor& t = b.tensor(name);
-    if (t.numel() == H * N) return b.vec(name, H * N);
-    std::vector<float> head = b.vec(name, H);
+    if (b.has(name) && b.tensor(name).numel() == H * N) return b.heads(name, H, N);
+    std::vector<float> head = b.heads(name, H, 1);
     std::vector<float> out(static_cast<size_t>(H * N));
     for (int64_t i = 0; i < H * N; ++i) out[i] = head[i / N];
     return out;
@@ -39,6 +38,7 @@ public:
     ModelV5(ModelInfo info, const LoadOptions& options, Binder& b) : BlockModel(std::move(info), options, b) {
         const int64_t C = info_.n_embd, H = info_.n_head, N = info_.head_size;
         const bool rwkvcpp = info_.layout == "rwkvcpp";
+        const bool bonus_faaaa = b.any_layer_has(info_.n_layer, "att.time_faaaa");  // else time_first, in every layer
         for (int64_t l = 0; l < info_.n_layer; ++l) {
             const std::string p = "blocks." + std::to_string(l) + ".att";
             TimeMix5 a;
@@ -49,7 +49,7 @@ public:
             // rwkv.cpp's converter already stored exp(−exp(time_decay)) and exp(time_first).
             if (!rwkvcpp)
                 for (float& w : a.w) w = std::exp(-std::exp(w));
-            if (b.has(p + ".time_faaaa")) {
+            if (bonus_faaaa) {
                 a.u = per_channel(b, p + ".time_faaaa", H, N);
             } else {
                 a.u = per_channel(b, p + ".time_first", H, N);
@@ -60,7 +60,7 @@ public:
             a.value = b.linear(p + ".value.weight", C, C);
             a.receptance = b.linear(p + ".receptance.weight", C, C);
             a.output = b.linear(p + ".output.weight", C, C);
-            if (b.has(p + ".gate.weight")) {
+            if (info_.version_minor >= 1) {  // 5.1 and 5.2 are gated (detect_model)
                 a.mu_g = mix_fraction(b, p + ".time_mix_g", C);
                 a.gate = b.linear(p + ".gate.weight", C, C);
             }

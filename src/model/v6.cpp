@@ -51,7 +51,7 @@ public:
             a.decay = b.vec(p + ".time_decay", C);
             a.decay_w1 = b.small_matrix(p + ".time_decay_w1", D2, C, official);
             a.decay_w2 = b.small_matrix(p + ".time_decay_w2", C, D2, official);
-            a.u = b.vec(p + ".time_faaaa", C);
+            a.u = b.heads(p + ".time_faaaa", info_.n_head, info_.head_size);
             a.key = b.linear(p + ".key.weight", C, C);
             a.value = b.linear(p + ".value.weight", C, C);
             a.receptance = b.linear(p + ".receptance.weight", C, C);

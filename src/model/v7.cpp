@@ -47,10 +47,11 @@ public:
             return r;
         };
         static const char* mix_names[kMixes] = {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"};
+        const bool fused_mixes = b.any_layer_has(info_.n_layer, "att.x_rwkvag");  // rwkv.cpp's, in every layer
         for (int64_t l = 0; l < info_.n_layer; ++l) {
             const std::string p = "blocks." + std::to_string(l) + ".att";
             TimeMix7 a;
-            if (b.has(p + ".x_rwkvag")) {
+            if (fused_mixes) {
                 const std::vector<float> all = b.vec(p + ".x_rwkvag", kMixes * C);
                 for (int i = 0; i < kMixes; ++i) a.mu[i].assign(all.begin() + i * C, all.begin() + (i + 1) * C);
             } else {
@@ -67,7 +68,7 @@ public:
             a.g = lora(p, "g1", "g2", info_.lora_dims[3]);
             a.k_k = b.vec(p + ".k_k", C);
             a.k_a = b.vec(p + ".k_a", C);
-            a.r_k = b.vec(p + ".r_k", C);
+            a.r_k = b.heads(p + ".r_k", info_.n_head, info_.head_size);
             a.key = b.linear(p + ".key.weight", C, C);
             a.value = b.linear(p + ".value.weight", C, C);
             a.receptance = b.linear(p + ".receptance.weight", C, C);

@@ -120,6 +120,13 @@ TEST(Safetensors, LyingHeadersAreRejected) {
               "tensor 'w': shape must hold non-negative integers");
     EXPECT_EQ(error_for(one(R"({"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]})", 16)),
               "tensor 'w' has too many elements");
+    // Two tensors over the same bytes.
+    EXPECT_EQ(error_for(make_st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 16)),
+              "tensors 'a' and 'b' claim overlapping data (bytes 4 to 8)");
+    EXPECT_EQ(error_for(make_st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                R"("b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 16)),
+              "tensors 'a' and 'b' claim overlapping data (bytes 0 to 8)");
     EXPECT_EQ(error_for(one(R"({"dtype":"I64","shape":[1],"data_offsets":[0,8]})", 16)),
               "tensor 'w' has dtype 'I64'; only F32, F16 and BF16 are supported");
     EXPECT_EQ(error_for(one(R"({"dtype":"F32","shape":[1]})", 16)), "tensor 'w' lacks dtype, shape or data_offsets");

@@ -152,6 +152,25 @@ TEST(GgufHostile, TensorDataOutsideTheFile) {
     expect_rejected(RawGguf().header(1, 0).tensor("t", {0}, 0, 0).b, "past the end of the file");
 }
 
+// Two descriptors pointing into the same bytes: one stretch of data would count as two tensors.
+TEST(GgufHostile, OverlappingTensorData) {
+    const auto two = [](uint64_t second_offset) {
+        return RawGguf()
+            .header(2, 1)
+            .kv_u32("general.alignment", 32)
+            .tensor("first", {16}, 0, 0)
+            .tensor("second", {16}, 0, second_offset)
+            .pad()
+            .zeros(128)
+            .b;
+    };
+    expect_rejected(two(32), "tensors 'first' and 'second' claim overlapping data (bytes 32 to 64)");
+    expect_rejected(two(0), "tensors 'first' and 'second' claim overlapping data (bytes 0 to 64)");
+    ScratchDir dir;
+    write_bytes(dir.file("ok.gguf"), two(64));
+    EXPECT_EQ(open_gguf(dir.file("ok.gguf")).tensors().size(), 2u);
+}
+
 TEST(GgufHostile, EdgeCasesThatAreValid) {
     ScratchDir dir;
     const std::string path = dir.file("ok.gguf");

@@ -1,6 +1,7 @@
 // rwkv: run, inspect and convert RWKV language models. See DESIGN.md for the command contract.
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include "commands.h"
 #include "rwkv/error.h"
@@ -33,9 +34,13 @@ int main(int argc, char** argv) {
     try {
         for (auto& [sub, run] : commands)
             if (sub->parsed()) return run();
+    } catch (const std::bad_alloc&) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "rwkv: error: out of memory\n");
+        return 1;
     } catch (const std::exception& e) {
         std::fflush(stdout);
-        std::fprintf(stderr, "rwkv: error: %s\n", e.what());
+        std::fprintf(stderr, "rwkv: error: %s\n", rwkv::printable(e.what()).c_str());
         return 1;
     }
     return 1;
