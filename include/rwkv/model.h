@@ -27,6 +27,8 @@ struct ModelInfo {
 };
 
 struct LoadOptions {
+    // 0: chosen for the model, one thread when its weights per token are too few to pay for splitting
+    // each product, else one per available core (Model::default_threads).
     int threads = 1;
     // Tokens per chunk in sequence mode: bounds the activations' memory for long prompts.
     int64_t chunk_len = 128;
@@ -55,6 +57,8 @@ public:
 
     void set_threads(int n);
     int threads() const;
+    // The thread count LoadOptions::threads = 0 picks for a model reading `weight_bytes_per_token`.
+    static int default_threads(int64_t weight_bytes_per_token);
 
 protected:
     Model(ModelInfo info, const LoadOptions& options);

@@ -1,6 +1,15 @@
 #include "core/thread_pool.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <chrono>
+#include <exception>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "rwkv/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -12,82 +21,146 @@
 namespace rwkv {
 
 namespace {
-// How long an idle worker spins before sleeping: long enough to cover the gap between the loops
-// of one token, short enough not to burn a core between tokens.
-constexpr auto kSpin = std::chrono::microseconds(200);
 
-void run_part(const std::function<void(size_t, size_t)>& fn, size_t n, int parts, int index) {
-    const size_t begin = n * static_cast<size_t>(index) / static_cast<size_t>(parts);
-    const size_t end = n * static_cast<size_t>(index + 1) / static_cast<size_t>(parts);
-    if (begin < end) fn(begin, end);
+using Clock = std::chrono::steady_clock;
+
+// A waiter first spins (the next loop of a token, or a part's end, is usually microseconds away), then
+// spins yielding its core to any other runnable thread, then sleeps. Idle workers wait long enough to
+// cover the gaps between the loops of one token; the caller waits for parts already running, which on a
+// quiet machine end within microseconds of its own.
+constexpr auto kPureSpin = std::chrono::microseconds(10);
+constexpr auto kWorkerWait = std::chrono::microseconds(200);
+constexpr auto kCallerWait = std::chrono::microseconds(50);
+constexpr int kThreadsPerCore = 4;
+
+uint32_t loop_of(uint64_t c) { return static_cast<uint32_t>(c >> 32); }
+uint32_t parts_of(uint64_t c) { return static_cast<uint32_t>(c >> 16) & 0xffffu; }
+uint32_t next_of(uint64_t c) { return static_cast<uint32_t>(c) & 0xffffu; }
+
+// Spins until done() or the deadline; true when done() became true.
+template <class Done>
+bool spin_until(Done done, Clock::duration limit) {
+    const auto start = Clock::now();
+    for (int i = 1;; ++i) {
+        if (done()) return true;
+        if ((i & 31) != 0) {
+            RWKV_CPU_RELAX();
+            continue;
+        }
+        const auto waited = Clock::now() - start;
+        if (waited > limit) return false;
+        if (waited > kPureSpin) std::this_thread::yield();
+    }
 }
+
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) {
-    for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+int ThreadPool::available_cores() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-ThreadPool::~ThreadPool() {
+int ThreadPool::max_threads() { return std::max(8, kThreadsPerCore * available_cores()); }
+
+ThreadPool::ThreadPool(int n_threads) {
+    if (n_threads < 1 || n_threads > max_threads())
+        throw Error("thread count " + std::to_string(n_threads) + " is outside 1.." + std::to_string(max_threads()) +
+                    " (" + std::to_string(kThreadsPerCore) + " per core this process may use, " +
+                    std::to_string(available_cores()) + ")");
+    workers_.reserve(static_cast<size_t>(n_threads - 1));
+    try {
+        for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+    } catch (const std::system_error& e) {
+        const size_t started = workers_.size();
+        stop_workers();
+        throw Error("could start only " + std::to_string(started + 1) + " of " + std::to_string(n_threads) +
+                    " threads (" + e.what() + "); use fewer threads (-t)");
+    }
+}
+
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() noexcept {
     {
         std::lock_guard<std::mutex> lock(mu_);
         stop_.store(true);
-        generation_.fetch_add(1);
     }
-    start_cv_.notify_all();
+    work_cv_.notify_all();
     for (auto& t : workers_) t.join();
+    workers_.clear();
 }
 
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn) {
     if (n == 0) return;
-    const int parts = static_cast<int>(std::min<size_t>(n, static_cast<size_t>(size())));
+    const auto parts = static_cast<uint32_t>(std::min<size_t>(n, static_cast<size_t>(size())));
     if (parts <= 1) {
         fn(0, n);
         return;
     }
-    {
-        // Under the lock so a worker that is about to sleep either sees the new generation or is
-        // woken by the notify below.
-        std::lock_guard<std::mutex> lock(mu_);
-        job_ = &fn;
-        job_n_ = n;
-        parts_ = parts;
-        pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-        generation_.fetch_add(1, std::memory_order_release);
+    job_ = &fn;
+    job_n_ = n;
+    error_ = nullptr;
+    done_.store(0, std::memory_order_relaxed);
+    if (++loop_ == 0) ++loop_;  // 0 is the loop workers start out having seen
+    const uint64_t claim = pack(loop_, parts, 0);
+    // seq_cst against a worker that registers as a sleeper and then checks for work: one sees the other.
+    claim_.store(claim);
+    if (sleepers_.load() > 0) {
+        { std::lock_guard<std::mutex> lock(mu_); }  // a worker between its check and its wait is now waiting
+        work_cv_.notify_all();
     }
-    if (sleepers_.load() > 0) start_cv_.notify_all();
-    run_part(fn, n, parts, 0);
-    while (pending_.load(std::memory_order_acquire) != 0) RWKV_CPU_RELAX();
+    run_parts(claim);
+    const auto all_done = [&] { return done_.load(std::memory_order_acquire) == parts; };
+    if (!spin_until(all_done, kCallerWait)) {
+        std::unique_lock<std::mutex> lock(mu_);
+        caller_waiting_.store(true);
+        done_cv_.wait(lock, [&] { return done_.load() == parts; });
+        caller_waiting_.store(false);
+    }
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
-void ThreadPool::worker_loop(int index) {
-    unsigned seen = 0;
+void ThreadPool::run_parts(uint64_t c) {
+    const uint32_t loop = loop_of(c);
     for (;;) {
-        const auto spin_until = std::chrono::steady_clock::now() + kSpin;
-        unsigned gen = generation_.load(std::memory_order_acquire);
-        for (int i = 0; gen == seen; ++i) {
-            RWKV_CPU_RELAX();
-            gen = generation_.load(std::memory_order_acquire);
-            if (gen == seen && (i & 63) == 0 && std::chrono::steady_clock::now() > spin_until) {
-                std::unique_lock<std::mutex> lock(mu_);
-                sleepers_.fetch_add(1);
-                start_cv_.wait(lock, [&] { return generation_.load() != seen; });
-                sleepers_.fetch_sub(1);
-                gen = generation_.load();
-            }
-        }
-        seen = gen;
-        if (stop_.load()) return;
-        const std::function<void(size_t, size_t)>* job;
-        size_t n;
-        int parts;
-        {
+        if (loop_of(c) != loop || next_of(c) >= parts_of(c)) return;
+        // On failure c is reloaded: another thread claimed a part, or the loop ended and a new one began.
+        if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+        const size_t parts = parts_of(c), index = next_of(c);
+        const size_t begin = job_n_ * index / parts, end = job_n_ * (index + 1) / parts;
+        try {
+            if (begin < end) (*job_)(begin, end);
+        } catch (...) {
             std::lock_guard<std::mutex> lock(mu_);
-            job = job_;
-            n = job_n_;
-            parts = parts_;
+            if (!error_) error_ = std::current_exception();
         }
-        if (index < parts) run_part(*job, n, parts, index);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        if (done_.fetch_add(1) + 1 == parts && caller_waiting_.load()) {
+            { std::lock_guard<std::mutex> lock(mu_); }
+            done_cv_.notify_one();
+        }
+        c = claim_.load(std::memory_order_acquire);
+    }
+}
+
+void ThreadPool::worker_loop() {
+    uint32_t seen = 0;  // the last loop this worker took part in (or found ended)
+    for (;;) {
+        uint64_t c = 0;
+        const auto fresh = [&] {
+            c = claim_.load(std::memory_order_acquire);
+            return loop_of(c) != seen || stop_.load(std::memory_order_relaxed);
+        };
+        if (!spin_until(fresh, kWorkerWait)) {
+            std::unique_lock<std::mutex> lock(mu_);
+            sleepers_.fetch_add(1);
+            work_cv_.wait(lock, fresh);
+            sleepers_.fetch_sub(1);
+        }
+        if (stop_.load()) return;
+        seen = loop_of(c);
+        run_parts(c);
     }
 }
 

@@ -97,10 +97,14 @@ void wkv7_head_scalar(int64_t T, int64_t C, int64_t N, const float* r, const flo
 
 namespace {
 
+// Below this many state updates (T·H·N² multiply-adds) the heads run on the caller: one token of a small
+// model is less work than handing heads to other threads and waiting for them.
+constexpr int64_t kMinParallelUpdates = 32768;
+
 // Heads are independent, so each thread walks the whole time axis for its own heads.
 template <class HeadFn>
-void for_heads(int64_t H, ThreadPool& pool, HeadFn fn) {
-    if (pool.size() == 1 || H == 1) {
+void for_heads(int64_t T, int64_t H, int64_t N, ThreadPool& pool, HeadFn fn) {
+    if (pool.size() == 1 || H == 1 || T * H * N * N < kMinParallelUpdates) {
         for (int64_t h = 0; h < H; ++h) fn(h);
         return;
     }
@@ -144,7 +148,7 @@ void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const
     (void)isa;
     const auto head = kern::wkv5_head_scalar;
 #endif
-    for_heads(H, pool, [&](int64_t h) {
+    for_heads(T, H, N, pool, [&](int64_t h) {
         head(T, C, N, r + h * N, k + h * N, v + h * N, w + h * N, w_row_stride, u + h * N, s + h * N * N, y + h * N);
     });
 }
@@ -186,7 +190,7 @@ void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const
     (void)isa;
     const auto head = kern::wkv7_head_scalar;
 #endif
-    for_heads(H, pool, [&](int64_t h) {
+    for_heads(T, H, N, pool, [&](int64_t h) {
         if (before) before(h);
         head(T, C, N, r + h * N, w + h * N, k + h * N, v + h * N, kk + h * N, a + h * N, s + h * N * N, y + h * N);
         if (after) after(h);

@@ -37,6 +37,7 @@ static uint64_t fingerprint_of(const ModelInfo& info, const TensorFile& file) {
 
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
     if (options.chunk_len <= 0) throw Error("chunk_len must be positive");
+    if (options.threads < 0) throw Error("thread count must be at least 1 (or 0: chosen for the model)");
     TensorFile file = load_tensor_file(path);
     normalize_tensor_names(file);
     ModelInfo info = detect_model(file);
@@ -52,16 +53,25 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
     }
     model->fingerprint_ = fp;
     model->weight_bytes_per_token_ = binder.bytes_per_token();
+    if (options.threads == 0) model->set_threads(default_threads(model->weight_bytes_per_token_));
     return model;
 }
 
+int Model::default_threads(int64_t weight_bytes_per_token) {
+    // Each thread past the first costs every product a hand-over and a wait, about as long as streaming
+    // this many bytes; a model whose products are all smaller gains nothing from more threads and loses
+    // the most when another process takes their cores.
+    constexpr int64_t kBytesPerExtraThread = int64_t{16} << 20;
+    const int64_t useful = 1 + weight_bytes_per_token / kBytesPerExtraThread;
+    return static_cast<int>(std::min<int64_t>(useful, ThreadPool::available_cores()));
+}
+
 Model::Model(ModelInfo info, const LoadOptions& options)
-    : info_(std::move(info)), options_(options), pool_(std::make_unique<ThreadPool>(options.threads)) {}
+    : info_(std::move(info)), options_(options), pool_(std::make_unique<ThreadPool>(std::max(options.threads, 1))) {}
 
 Model::~Model() = default;
 
 void Model::set_threads(int n) {
-    if (n < 1) throw Error("thread count must be at least 1");
     pool_ = std::make_unique<ThreadPool>(n);
     options_.threads = n;
 }

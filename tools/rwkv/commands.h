@@ -29,7 +29,7 @@ Runner add_data(CLI::App& app);
 struct ModelOptions {
     std::string model;
     std::string tokenizer;
-    int threads = 0;  // 0: all cores
+    int threads = 0;  // 0: chosen by the model (Model::load)
 
     void add_to(CLI::App& cmd, bool with_tokenizer = true);
     std::unique_ptr<Model> load() const;
@@ -44,6 +44,9 @@ struct SamplingOptions {
     void add_to(CLI::App& cmd);
     SamplerParams resolve() const;  // a random seed when none was given
 };
+
+// -t: a whole number from 1 to ThreadPool::max_threads(), with a message naming the limit.
+CLI::Validator thread_count();
 
 // "1,2,3" or "1 2 3" -> ids; throws rwkv::Error on anything else.
 std::vector<int32_t> parse_token_list(const std::string& text);

@@ -1,8 +1,8 @@
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include "commands.h"
+#include "core/thread_pool.h"
 #include "rwkv/error.h"
 
 namespace rwkv::cli {
@@ -12,12 +12,28 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_tokenizer) {
     if (with_tokenizer)
         cmd.add_option("--tokenizer", tokenizer,
                        "tokenizer: World vocab .txt, tokenizer.json, or 'bytes' (default: found beside the model)");
-    cmd.add_option("-t,--threads", threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    cmd.add_option("-t,--threads", threads, "threads (default: chosen for the model: one for a small one, else all cores)")
+        ->check(thread_count());
+}
+
+CLI::Validator thread_count() {
+    return CLI::Validator(
+        [](const std::string& text) -> std::string {
+            int n = 0;
+            if (!CLI::detail::lexical_cast(text, n)) return "'" + text + "' is not a thread count";
+            const int most = ThreadPool::max_threads();
+            if (n < 1) return "the thread count must be at least 1, not " + text;
+            if (n > most)
+                return "at most " + std::to_string(most) + " threads, not " + text + " (this process may use " +
+                       std::to_string(ThreadPool::available_cores()) + " cores)";
+            return {};
+        },
+        "1.." + std::to_string(ThreadPool::max_threads()), "THREADS");
 }
 
 std::unique_ptr<Model> ModelOptions::load() const {
     LoadOptions o;
-    o.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    o.threads = threads;  // 0: the model chooses
     return Model::load(model, o);
 }
 

@@ -42,11 +42,12 @@ Runner add_generate(CLI::App& cmd) {
         std::fputc('\n', stdout);
         std::fflush(stdout);
         if (!a->state_out.empty()) state.save(a->state_out);
-        std::fprintf(stderr, "prompt: %lld tokens in %.3f s (%.1f tokens/s); generated: %lld tokens in %.3f s (%.2f tokens/s); stop: %s\n",
+        std::fprintf(stderr, "prompt: %lld tokens in %.3f s (%.1f tokens/s); generated: %lld tokens in %.3f s (%.2f tokens/s); stop: %s; threads: %d\n",
                      static_cast<long long>(r.prompt_tokens), r.prompt_seconds,
                      r.prompt_seconds > 0 ? r.prompt_tokens / r.prompt_seconds : 0.0,
                      static_cast<long long>(r.generated_tokens), r.generate_seconds,
-                     r.generate_seconds > 0 ? r.generated_tokens / r.generate_seconds : 0.0, r.stop_reason.c_str());
+                     r.generate_seconds > 0 ? r.generated_tokens / r.generate_seconds : 0.0, r.stop_reason.c_str(),
+                     model->threads());
         return 0;
     };
 }
