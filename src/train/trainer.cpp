@@ -14,6 +14,7 @@
 #include "rwkv/formats.h"
 #include "rwkv/tokenizer.h"
 #include "train/init.h"
+#include "train/run_dir.h"
 #include "train/trainer_state.h"
 #include "train/token_data.h"
 #include "train/train_model.h"
@@ -23,8 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-constexpr const char* kStateFile = "trainer.state";
 
 std::string fmt(const char* f, double v) {
     char buf[64];
@@ -109,7 +108,8 @@ TrainReport train(const TrainOptions& o, Comm& comm, const std::function<void(co
     std::mt19937_64 rng(o.seed);
     TrainerState st;
     const nlohmann::json config = run_config(o, model->shape());
-    fs::create_directories(o.out_dir);
+    if (root) prepare_run_dir(o.out_dir, o.resume, o.overwrite);
+    comm.barrier();
     const std::string state_path = (fs::path(o.out_dir) / kStateFile).string();
     if (o.resume) {
         nlohmann::json saved;
@@ -167,9 +167,8 @@ TrainReport train(const TrainOptions& o, Comm& comm, const std::function<void(co
         return sums[1] > 0 ? sums[0] / sums[1] : 0.0;
     };
 
-    std::vector<std::string> written;
     auto save = [&]() {
-        const std::string name = "rwkv-" + std::to_string(st.step) + ".pth";
+        const std::string name = checkpoint_name(st.step);
         const std::string path = (fs::path(o.out_dir) / name).string();
         if (root) {
             save_pth(path, params.to_tensors(), o.save_dtype);
@@ -183,12 +182,8 @@ TrainReport train(const TrainOptions& o, Comm& comm, const std::function<void(co
                 opt.save_state(st.optimizer);
                 save_trainer_state(state_path, st, config);  // renamed into place after the model: never ahead of it
             }
-            written.push_back(path);
-            while (static_cast<int>(written.size()) > std::max(o.keep_checkpoints, 1)) {
-                std::error_code ec;
-                fs::remove(written.front(), ec);
-                written.erase(written.begin());
-            }
+            // The folder as it is, so checkpoints of earlier (interrupted) processes of this run count too.
+            keep_newest_checkpoints(o.out_dir, o.keep_checkpoints, name);
         }
         report.checkpoint = path;
         comm.barrier();

@@ -20,6 +20,7 @@ struct TrainOptions {
     std::string init;         // a checkpoint to fine-tune; empty: a new model of `shape`, initialised officially
     ModelShape shape;         // for a new model (vocab 0: the data's vocabulary)
     bool resume = false;      // continue from out_dir's trainer state
+    bool overwrite = false;   // replace the run out_dir holds (without it, or resume, such a folder is refused)
     uint64_t seed = 1;
     int64_t ctx_len = 256;
     int64_t batch = 8;        // sequences per optimiser step, over all ranks

@@ -2,7 +2,10 @@
 // resumed run ends bit-identical to an uninterrupted one; a checkpoint fine-tunes; bad settings and damaged
 // trainer states are refused with a clear error.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +140,71 @@ TEST(Trainer, FineTunesFromACheckpoint) {
     ft.optim.warmup_steps = 0;
     const TrainReport r = train(ft, *comm, quiet);
     EXPECT_LT(r.val_loss, base.val_loss);
+}
+
+std::vector<std::string> files_in(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// A process id that belonged to a process now gone.
+pid_t dead_pid() {
+    const pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, nullptr, 0);
+    return child;
+}
+
+// Each resumed process used to prune only the checkpoints it had written itself, and temporaries of saves
+// killed before their rename stayed forever: 40 kills with --keep 2 left 82 checkpoints and 13 temporaries.
+TEST(Trainer, KeepAppliesToTheFolderAndStaleTemporariesGo) {
+    const std::string dir = test::temp_dir("trainer_keep");
+    const std::string data = shakespeare_tokens(dir);
+    auto comm = single();
+    TrainOptions o = small_run(dir, data);
+    o.steps = 40;
+    o.keep_checkpoints = 2;
+    for (int64_t stop : {10, 20, 30}) {  // three processes, each interrupted after its checkpoint
+        o.stop_after = stop;
+        train(o, *comm, quiet);
+        o.resume = true;
+    }
+    EXPECT_EQ(files_in(o.out_dir), (std::vector<std::string>{"rwkv-20.pth", "rwkv-30.pth", "trainer.state"}));
+
+    const std::string gone = std::to_string(dead_pid()), alive = std::to_string(getppid());
+    for (const std::string& name : {"rwkv-40.pth.tmp." + gone, "trainer.state.tmp." + gone,
+                                    "rwkv-40.pth.tmp." + alive, "notes.txt.tmp." + gone})
+        std::ofstream(o.out_dir + "/" + name) << "partial";
+    o.stop_after = 0;
+    train(o, *comm, quiet);
+    // The dead process's temporaries are gone; a live one's, and files that are not the trainer's, stay.
+    EXPECT_EQ(files_in(o.out_dir), (std::vector<std::string>{"notes.txt.tmp." + gone, "rwkv-30.pth", "rwkv-40.pth",
+                                                             "rwkv-40.pth.tmp." + alive, "trainer.state"}));
+}
+
+TEST(Trainer, AFolderHoldingARunIsReplacedOnlyWhenAsked) {
+    const std::string dir = test::temp_dir("trainer_overwrite");
+    const std::string data = shakespeare_tokens(dir);
+    auto comm = single();
+    TrainOptions o = small_run(dir, data);
+    o.steps = 10;
+    const std::vector<float> first = weights(train(o, *comm, quiet).checkpoint);
+    TrainOptions again = o;
+    again.seed = 7;
+    try {
+        train(again, *comm, quiet);
+        ADD_FAILURE() << "a second run replaced the first";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), o.out_dir + ": holds a training run (1 checkpoint(s) and a trainer state); "
+                                                     "pass --resume to continue it or --overwrite to replace it");
+    }
+    EXPECT_EQ(weights(o.out_dir + "/rwkv-10.pth"), first);
+    again.overwrite = true;
+    const std::vector<float> second = weights(train(again, *comm, quiet).checkpoint);
+    EXPECT_NE(second, first);
+    EXPECT_EQ(files_in(o.out_dir), (std::vector<std::string>{"rwkv-10.pth", "trainer.state"}));
 }
 
 TEST(Trainer, RefusesBadSettingsAndDamagedState) {

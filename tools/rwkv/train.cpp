@@ -27,7 +27,10 @@ Runner add_train(CLI::App& cmd) {
     cmd.add_option("--data", o.data, "token file written by `rwkv data`")->required();
     cmd.add_option("-o,--out", o.out_dir, "directory for checkpoints (rwkv-STEP.pth) and the trainer state")->required();
     cmd.add_option("--init", o.init, "checkpoint to fine-tune (.pth or .safetensors; official layout)");
-    cmd.add_flag("--resume", o.resume, "continue the interrupted run in --out with the same settings");
+    CLI::Option* resume =
+        cmd.add_flag("--resume", o.resume, "continue the interrupted run in --out with the same settings");
+    cmd.add_flag("--overwrite", o.overwrite, "replace the run --out holds (its checkpoints and trainer state)")
+        ->excludes(resume);
     cmd.add_option("--version", o.shape.version, "new model: generation, 7 or 4")->capture_default_str();
     cmd.add_option("--layers", o.shape.n_layer, "new model: layers")->capture_default_str();
     cmd.add_option("--embd", o.shape.n_embd, "new model: embedding size (a multiple of 32)")->capture_default_str();
@@ -55,9 +58,11 @@ Runner add_train(CLI::App& cmd) {
     cmd.add_option("--seed", o.seed, "initialisation and data-order seed")->capture_default_str();
     cmd.add_option("--save-dtype", a->save_dtype, "checkpoint storage: f32 (resumable), bf16 or f16")
         ->capture_default_str();
-    cmd.add_option("--keep", o.keep_checkpoints, "checkpoints kept in --out")->capture_default_str();
+    cmd.add_option("--keep", o.keep_checkpoints, "checkpoints kept in --out (the newest)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     cmd.add_option("--tokenizer", o.tokenizer, "tokenizer of the data, for bits per byte (bytes data needs none)");
-    cmd.add_option("-t,--threads", o.threads, "threads per process")->capture_default_str();
+    cmd.add_option("-t,--threads", o.threads, "threads per process")->capture_default_str()->check(thread_count());
     return [a] {
         a->o.save_dtype = parse_dtype(a->save_dtype);
         if (a->o.save_dtype != DType::F32 && a->o.save_dtype != DType::BF16 && a->o.save_dtype != DType::F16)
@@ -81,7 +86,7 @@ Runner add_train(CLI::App& cmd) {
         } catch (const std::exception& e) {
             // With several ranks the communicator aborts the job as it unwinds: say why first.
             if (comm->size() > 1) {
-                std::fprintf(stderr, "rwkv: error (rank %d): %s\n", comm->rank(), e.what());
+                std::fprintf(stderr, "rwkv: error (rank %d): %s\n", comm->rank(), printable(e.what()).c_str());
                 std::fflush(stderr);
             }
             throw;
