@@ -29,6 +29,9 @@ struct Tensor {
     bool in_place() const { return raw != nullptr; }
     // The values as fp32, whichever way they are held.
     std::vector<float> to_float() const;
+    // Element i (row-major, 0 <= i < numel()) as fp32, whichever way it is held: a quantized one is decoded
+    // from its block alone.
+    float element(int64_t i) const;
 
     int64_t numel() const;
     std::string shape_string() const;  // "[512, 128]"

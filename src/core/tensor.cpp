@@ -39,6 +39,19 @@ std::vector<float> Tensor::to_float() const {
     return out;
 }
 
+float Tensor::element(int64_t i) const {
+    if (i < 0 || i >= numel()) throw Error("element " + std::to_string(i) + " outside a tensor of shape " + shape_string());
+    if (!in_place()) return data[static_cast<size_t>(i)];
+    // Rows hold whole blocks, so a block never spans two rows: find i's row, then its block in the row.
+    const int64_t cols = shape.empty() ? 1 : shape.back(), block = dtype_block_size(source);
+    const int64_t row = i / cols, col = i % cols;
+    const auto* p = static_cast<const uint8_t*>(raw) + static_cast<size_t>(row) * dtype_row_bytes(source, cols) +
+                    static_cast<size_t>(col / block) * dtype_block_bytes(source);
+    float values[256];  // the largest block (the k-quants)
+    dequantize_row(source, p, values, block);
+    return values[col % block];
+}
+
 std::string Tensor::shape_string() const {
     std::string s = "[";
     for (size_t i = 0; i < shape.size(); ++i) {

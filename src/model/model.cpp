@@ -11,8 +11,10 @@
 
 namespace rwkv {
 
-// Sizes plus up to 64 evenly spaced values of every tensor: cheap at load, yet two models of the
-// same shape (or a fine-tune of one) get different fingerprints.
+// Sizes plus up to 64 evenly spaced values of every tensor: cheap at load, yet two models of the same shape (or a
+// fine-tune of one) get different fingerprints. The values are hashed as fp32, by element, so the same weights
+// give the same fingerprint in any container and stored type that holds them exactly (a bf16 .pth and its bf16
+// GGUF): what a state depends on, not how the file keeps it.
 static uint64_t fingerprint_of(const ModelInfo& info, const TensorFile& file) {
     Fnv1a h;
     h.add_value(info.version);
@@ -22,15 +24,9 @@ static uint64_t fingerprint_of(const ModelInfo& info, const TensorFile& file) {
     h.add_value(info.n_head);
     for (const auto& [name, t] : file.tensors) {
         h.add(name.data(), name.size());
-        if (t.in_place()) {  // sample the stored bytes: reading them all would fault in the whole file
-            const auto* p = static_cast<const uint8_t*>(t.raw);
-            const size_t step = t.raw_bytes > 64 * 8 ? t.raw_bytes / 64 : 8;
-            for (size_t i = 0; i + 8 <= t.raw_bytes; i += step) h.add(p + i, 8);
-            continue;
-        }
-        const size_t n = t.data.size();
-        const size_t step = n > 64 ? n / 64 : 1;
-        for (size_t i = 0; i < n; i += step) h.add_value(t.data[i]);
+        const int64_t n = t.numel();
+        const int64_t step = n > 64 ? n / 64 : 1;
+        for (int64_t i = 0; i < n; i += step) h.add_value(t.element(i));
     }
     return h.value();
 }

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "model/model_writer.h"
 #include "rwkv/error.h"
 #include "rwkv/model.h"
 #include "test_paths.h"
@@ -61,6 +62,22 @@ TEST(State, StateOfAnotherModelIsRefused) {
     State other = v5->new_state();
     std::vector<float> logits(512);
     EXPECT_THROW(v7->eval(other, 1, logits.data()), Error);
+}
+
+// The identity of a model is its weights, not its container: a state saved with a bf16 .pth belongs to the
+// bf16 GGUF converted from it (the same values), and still not to a q8_0 one (other values).
+TEST(State, AStateBelongsToTheSameWeightsInAnotherContainer) {
+    const std::string dir = test::temp_dir("state_container");
+    convert_model_file(ref("v7"), dir + "/bf16.gguf", DType::BF16);
+    convert_model_file(ref("v7"), dir + "/q8_0.gguf", DType::Q8_0);
+    auto pth = Model::load(ref("v7"));
+    State s = pth->new_state();
+    pth->eval_sequence(s, kPrompt, nullptr, false);
+    s.save(dir + "/s.state");
+    auto same = Model::load(dir + "/bf16.gguf");
+    EXPECT_EQ(same->fingerprint(), pth->fingerprint());
+    EXPECT_EQ(State::load(dir + "/s.state", *same).data(), s.data());
+    EXPECT_THROW(State::load(dir + "/s.state", *Model::load(dir + "/q8_0.gguf")), Error);
 }
 
 TEST(State, CorruptedOrTruncatedFilesAreRefused) {
