@@ -1,5 +1,6 @@
 #include "tokenizer/neox_config.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -14,12 +15,13 @@ namespace {
 
 using nlohmann::json;
 
-// Ids past this are certainly a corrupt file, and would otherwise size the decode table.
-constexpr uint64_t kMaxId = (1u << 24) - 1;
-
 class Reader {
 public:
     explicit Reader(const std::string& path) : path_(path) {}
+
+    // The decode table is indexed by id, so ids must stay near the number of tokens the file defines: a
+    // few hostile bytes naming id 16 million would otherwise size it to hundreds of megabytes.
+    void set_entries(size_t entries) { max_id_ = std::min<uint64_t>(2 * entries + 1024, (1u << 24) - 1); }
 
     [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": " + what); }
 
@@ -42,13 +44,15 @@ public:
     }
 
     int32_t id(const json& v, const std::string& where) const {
-        if (!v.is_number_unsigned() || v.get<uint64_t>() > kMaxId)
-            fail(where + ": expected a token id 0.." + std::to_string(kMaxId));
+        if (!v.is_number_unsigned() || v.get<uint64_t>() > max_id_)
+            fail(where + ": expected a token id 0.." + std::to_string(max_id_) + " (the file defines " +
+                 "far fewer tokens than a larger id needs)");
         return static_cast<int32_t>(v.get<uint64_t>());
     }
 
 private:
     const std::string& path_;
+    uint64_t max_id_ = 0;
 };
 
 // A quoted token for error messages, cut short so one bad entry cannot flood the line.
@@ -239,7 +243,7 @@ void read_merges(const Reader& r, const json& model, const SpelledIds& spelled_i
 }  // namespace
 
 NeoxConfig load_neox_config(const std::string& path) {
-    const Reader r(path);
+    Reader r(path);
     const std::vector<uint8_t> data = read_file_bytes(path);
     json root;
     try {
@@ -253,6 +257,9 @@ NeoxConfig load_neox_config(const std::string& path) {
     try {
         const json* model = Reader::member(root, "model");
         if (!model || !model->is_object()) r.fail("missing \"model\" object");
+        const json* vocab = Reader::member(*model, "vocab");
+        const json* added = Reader::member(root, "added_tokens");
+        r.set_entries((vocab ? vocab->size() : 0) + (added ? added->size() : 0));
         read_model_options(r, *model, cfg);
         cfg.normalizer = read_normalizer(r, root);
         read_pre_tokenizer(r, root, cfg);

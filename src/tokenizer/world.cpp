@@ -1,6 +1,7 @@
 // The RWKV World tokenizer: a fixed vocabulary of byte strings, encoded by taking the longest
 // vocabulary entry that prefixes the remaining bytes, left to right. Id 0 is end-of-text and has
 // no entry in the file.
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -58,11 +59,16 @@ private:
 WorldTokenizer::WorldTokenizer(std::string source, std::vector<std::pair<std::string, int32_t>> entries,
                                const std::function<std::string(size_t)>& where)
     : path_(std::move(source)) {
+    // The decode table is indexed by id: ids must stay near the number of tokens, or a few hostile bytes
+    // naming id 16 million would size it to hundreds of megabytes.
+    const uint64_t max_id = std::min<uint64_t>(2 * entries.size() + 1024, kMaxId);
     std::unordered_map<std::string, int32_t> id_of;
     for (size_t i = 0; i < entries.size(); ++i) {
         const auto& [bytes, id] = entries[i];
         const auto fail = [&](const std::string& why) { throw Error(where(i) + ": " + why); };
-        if (id <= 0 || static_cast<uint64_t>(id) > kMaxId) fail("out of range 1.." + std::to_string(kMaxId));
+        if (id <= 0 || static_cast<uint64_t>(id) > max_id)
+            fail("id " + std::to_string(id) + " out of range 1.." + std::to_string(max_id) + " for a vocabulary of " +
+                 std::to_string(entries.size()) + " tokens");
         if (bytes.empty()) fail("empty token");
         const auto [it, fresh] = id_of.emplace(bytes, id);
         if (!fresh) fail("same token as id " + std::to_string(it->second));

@@ -148,7 +148,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadJson{"pre_tokenizer", with([](json& j) { j["pre_tokenizer"] = {{"type", "Whitespace"}}; }), "ByteLevel"},
         BadJson{"added_no_id", with([](json& j) { j["added_tokens"][0].erase("id"); }), "added_tokens[0]"},
         BadJson{"added_flag_type", with([](json& j) { j["added_tokens"][0]["lstrip"] = "yes"; }),
-                "added_tokens[0].lstrip"}),
+                "added_tokens[0].lstrip"},
+        // An id far past the number of tokens would size the decode table by the id, not by the file.
+        BadJson{"added_id_huge", with([](json& j) { j["added_tokens"][0]["id"] = 16777215; }),
+                "added_tokens[0].id: expected a token id 0.."},
+        BadJson{"vocab_id_huge", with([](json& j) { j["model"]["vocab"]["he"] = 9000000; }),
+                "model.vocab[\"he\"]: expected a token id 0.."}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -6,6 +6,19 @@ namespace rwkv::test {
 namespace {
 
 
+// The decode table is indexed by id: a 15-byte file naming id 16777215 would have sized it to 128 MB.
+TEST(WorldVocabFile, IdsFarPastTheTokenCountAreRefused) {
+    TempDir dir;
+    const std::string path = dir.write("vocab.txt", "1 'a' 1\n16777215 'b' 1\n");
+    try {
+        load_tokenizer(path);
+        ADD_FAILURE() << "loaded";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), path + ":2: bad vocab line: id 16777215 out of range 1..1028 for a vocabulary of 2 tokens");
+    }
+    EXPECT_EQ(load_tokenizer(dir.write("gaps.txt", "1 'a' 1\n1000 'b' 1\n"))->decode_bytes({1000}), "b");
+}
+
 TEST(WorldVocabFile, ParsesEveryLiteralForm) {
     TempDir dir;
     const std::string path = dir.write("vocab.txt",
