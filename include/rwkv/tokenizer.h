@@ -36,6 +36,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec);
 // rwkv::Error saying what to pass.
 std::unique_ptr<Tokenizer> find_tokenizer(const std::string& model_path, const std::string& explicit_spec);
 
+// rwkv::Error unless `tok` can decode every id a model with `n_vocab` outputs can produce: a truncated
+// vocabulary, or one made for another model, is refused when it is loaded rather than at the first token it
+// cannot decode.
+void check_covers(const Tokenizer& tok, int64_t n_vocab);
+
 // Length of the longest prefix of `s` that does not end inside an incomplete UTF-8 sequence;
 // streaming output prints that much and keeps the rest for the next token.
 size_t utf8_complete_prefix(std::string_view s);

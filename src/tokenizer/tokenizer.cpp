@@ -53,6 +53,13 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec) {
     return tok::load_world_tokenizer(spec);
 }
 
+void check_covers(const Tokenizer& tok, int64_t n_vocab) {
+    if (n_vocab > static_cast<int64_t>(tok.vocab_size()))
+        throw Error("the " + tok.kind() + " tokenizer has " + std::to_string(tok.vocab_size()) +
+                    " ids but the model outputs " + std::to_string(n_vocab) +
+                    ": a truncated vocabulary, or one made for another model (pass the model's own with --tokenizer)");
+}
+
 std::unique_ptr<Tokenizer> find_tokenizer(const std::string& model_path, const std::string& explicit_spec) {
     if (!explicit_spec.empty()) return load_tokenizer(explicit_spec);
     std::filesystem::path dir = std::filesystem::path(model_path).parent_path();

@@ -95,10 +95,24 @@ double learning_rate(const AdamWConfig& cfg, int64_t step) {
     return cfg.lr_final + (cfg.lr - cfg.lr_final) * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
 }
 
+void check_config(const AdamWConfig& c) {
+    check_schedule(c.schedule);
+    // NaN fails every comparison, so each test is written to pass only for a number in range.
+    const auto require = [](double v, bool ok, const char* name, const char* range) {
+        if (!ok || !std::isfinite(v)) throw Error(std::string(name) + " is " + std::to_string(v) + "; it must be " + range);
+    };
+    require(c.lr, c.lr >= 0, "the learning rate (lr)", "a finite number >= 0");
+    require(c.lr_final, c.lr_final >= 0, "the final learning rate (lr-final)", "a finite number >= 0");
+    require(c.beta1, c.beta1 >= 0 && c.beta1 < 1, "AdamW's beta1", "in [0, 1)");
+    require(c.beta2, c.beta2 >= 0 && c.beta2 < 1, "AdamW's beta2", "in [0, 1)");
+    require(c.eps, c.eps > 0, "AdamW's eps", "a finite number > 0");
+    require(c.weight_decay, c.weight_decay >= 0, "the weight decay", "a finite number >= 0");
+    require(c.grad_clip, c.grad_clip == c.grad_clip, "the gradient clip", "a finite number (<= 0: no clipping)");
+    if (c.warmup_steps < 0) throw Error("the warm-up steps must not be negative");
+}
+
 AdamW::AdamW(AdamWConfig cfg, const std::vector<ParamRef>& params) : cfg_(std::move(cfg)) {
-    check_schedule(cfg_.schedule);
-    if (!(cfg_.beta1 >= 0 && cfg_.beta1 < 1) || !(cfg_.beta2 >= 0 && cfg_.beta2 < 1))
-        throw Error("AdamW betas must lie in [0, 1)");
+    check_config(cfg_);
     std::unordered_map<std::string, size_t> seen;
     names_.reserve(params.size());
     m_.reserve(params.size());

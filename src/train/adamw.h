@@ -20,6 +20,9 @@ struct AdamWConfig {
     std::string schedule = "cosine";  // "cosine", "linear" or "constant"
 };
 
+// rwkv::Error naming the setting unless every one is a finite number in its range (NaN is in none).
+void check_config(const AdamWConfig& cfg);
+
 // Learning rate at optimiser step `step` (0-based).
 double learning_rate(const AdamWConfig& cfg, int64_t step);
 

@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -48,6 +50,30 @@ int64_t wkv_flops_per_token(const ModelShape& s) {
     return 2 * 30 * s.n_embd * s.n_layer;
 }
 
+// Bytes a forward pass keeps per token for the backward: the logits, and per layer about 32 vectors of n_embd
+// and 4 of the channel mix's width (RWKV-7 as measured; RWKV-4 keeps less).
+double activation_bytes_per_token(const ModelShape& shape) {
+    const ModelShape s = shape.resolved();
+    return 4.0 * (static_cast<double>(s.n_vocab) + static_cast<double>(s.n_layer) * (32.0 * s.n_embd + 4.0 * s.ffn_dim));
+}
+
+// Refuses a batch whose token windows or activations could not fit in this machine's memory, before any is
+// allocated: an absurd --batch otherwise ends in a bare allocation failure or the system's OOM killer.
+void check_memory(const TrainOptions& o, const ModelShape& shape, int64_t micro) {
+    const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+    const double gb = 1e9;
+    const double windows = static_cast<double>(o.batch) * static_cast<double>(o.ctx_len + 1) * sizeof(int32_t);
+    if (windows > memory)
+        throw Error("--batch " + std::to_string(o.batch) + " sequences of --ctx-len " + std::to_string(o.ctx_len) +
+                    " tokens take " + fmt("%.1f", windows / gb) + " GB, more than this machine's " +
+                    fmt("%.1f", memory / gb) + " GB");
+    const double pass = static_cast<double>(micro) * static_cast<double>(o.ctx_len) * activation_bytes_per_token(shape);
+    if (pass > memory)
+        throw Error(std::to_string(micro) + " sequences of " + std::to_string(o.ctx_len) + " tokens per forward pass keep about " +
+                    fmt("%.1f", pass / gb) + " GB of activations, more than this machine's " + fmt("%.1f", memory / gb) +
+                    " GB; lower --micro-batch (gradients accumulate to the same --batch) or --ctx-len");
+}
+
 // What must not change between a run and its resumption (the schedule and the data order depend on them).
 nlohmann::json run_config(const TrainOptions& o, const ModelShape& s) {
     return {{"version", s.version}, {"n_layer", s.n_layer}, {"n_embd", s.n_embd},   {"n_vocab", s.n_vocab},
@@ -63,6 +89,7 @@ TrainReport train(const TrainOptions& o, Comm& comm, const std::function<void(co
     auto log = [&](const std::string& s) {
         if (root) log_line(s);
     };
+    check_config(o.optim);
     if (o.ctx_len < 1) throw Error("--ctx-len must be at least 1");
     if (o.batch < 1) throw Error("--batch must be at least 1");
     if (o.steps < 1) throw Error("--steps must be at least 1");
@@ -90,6 +117,7 @@ TrainReport train(const TrainOptions& o, Comm& comm, const std::function<void(co
     if (static_cast<int64_t>(file->info().vocab_size) > shape.n_vocab)
         throw Error(o.data + ": its tokens come from a vocabulary of " + std::to_string(file->info().vocab_size) +
                     ", larger than the model's " + std::to_string(shape.n_vocab));
+    check_memory(o, shape, micro);
     auto model = TrainModel<float>::create(shape, o.threads);
     ParamSet<float>& params = model->params();
     if (!o.init.empty())

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -144,6 +145,44 @@ TEST(Cli, BadInputGivesOneErrorLineAndNonZeroExit) {
         EXPECT_EQ(lines(r.err), 1u) << c << "\n" << r.err;
         EXPECT_NE(r.err.find("error"), std::string::npos) << c << "\n" << r.err;
     }
+}
+
+// Errors that used to say nothing (a bare std::bad_alloc, a hang, a failure mid-generation) now name their cause,
+// on one line, before any work starts.
+TEST(Cli, ErrorsNameTheirCause) {
+    const std::string dir = test::temp_dir("cli_causes");
+    const std::string m = "'" + tiny("7v0-834K-FP32") + "' --tokenizer bytes -p hi -n 2";
+    std::filesystem::create_directories(dir + "/a-directory");
+    {
+        std::ifstream vocab(test::shared("testdata/tokenizer/rwkv_vocab_v20230424.txt"));
+        std::ofstream cut(dir + "/vocab-100-lines.txt");
+        std::string line;
+        for (int i = 0; i < 100 && std::getline(vocab, line); ++i) cut << line << "\n";  // ends on a whole line
+    }
+    std::ofstream(dir + "/t.txt") << std::string(4000, 'a');
+    ASSERT_EQ(run("data '" + dir + "/t.txt' -o '" + dir + "/t.tok' --tokenizer bytes").status, 0);
+    const std::string train = "train --data '" + dir + "/t.tok' -o '" + dir + "/run' --layers 1 --embd 32 --head-size 16 ";
+    const std::pair<std::string, std::string> cases[] = {
+        {"generate -m " + m + " --state-in '" + dir + "/a-directory'", "a-directory: is a directory, not a regular file"},
+        {"generate -m " + m + " -t 0", "the thread count must be at least 1, not 0"},
+        {"generate -m " + m + " -t -3", "the thread count must be at least 1, not -3"},
+        {"generate -m " + m + " -t 100000", "at most"},
+        {"generate -m '" + ref("v7") + "/model.pth' --tokenizer bytes -p hi -n 2",
+         "the bytes tokenizer has 256 ids but the model outputs 512"},
+        {"generate -m '" + ref("v7") + "/model.pth' --tokenizer '" + dir + "/vocab-100-lines.txt' -p hi -n 2",
+         "the world tokenizer has 128 ids but the model outputs 512"},
+        {train + "--lr nan", "the learning rate (lr) is nan"},
+        {train + "--batch 1000000000000", "more than this machine's"},
+        {train + "--batch 64 --ctx-len 1000000", "more than this machine's"},
+        {train + "-t 0", "the thread count must be at least 1"},
+    };
+    for (const auto& [args, cause] : cases) {
+        const CliRun r = run(args);
+        EXPECT_NE(r.status, 0) << args;
+        EXPECT_EQ(lines(r.err), 1u) << args << "\n" << r.err;
+        EXPECT_NE(r.err.find(cause), std::string::npos) << args << "\n" << r.err;
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir + "/run")) << "a refused run left a folder behind";
 }
 
 }  // namespace

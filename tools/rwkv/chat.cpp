@@ -43,7 +43,7 @@ Runner add_chat(CLI::App& cmd) {
     cmd.add_option("--system", a->system, "text read before the first turn (e.g. a persona)");
     return [a] {
         auto model = a->model.load();
-        auto tokenizer = a->model.load_tokenizer();
+        auto tokenizer = a->model.load_tokenizer(*model);
         Sampler sampler(a->sampling.resolve());
         State state = model->new_state();
         a->gen.stop = {"\n\n", "\nUser:"};

@@ -34,6 +34,8 @@ struct ModelOptions {
     void add_to(CLI::App& cmd, bool with_tokenizer = true);
     std::unique_ptr<Model> load() const;
     std::unique_ptr<Tokenizer> load_tokenizer() const;
+    // The same, refused unless it can decode every id the loaded model can produce (check_covers).
+    std::unique_ptr<Tokenizer> load_tokenizer(const Model& loaded) const;
 };
 
 // Sampling options as ChatRWKV and llama.cpp spell them.

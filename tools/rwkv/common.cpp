@@ -39,6 +39,12 @@ std::unique_ptr<Model> ModelOptions::load() const {
 
 std::unique_ptr<Tokenizer> ModelOptions::load_tokenizer() const { return find_tokenizer(model, tokenizer); }
 
+std::unique_ptr<Tokenizer> ModelOptions::load_tokenizer(const Model& loaded) const {
+    std::unique_ptr<Tokenizer> tok = load_tokenizer();
+    check_covers(*tok, loaded.info().n_vocab);
+    return tok;
+}
+
 void SamplingOptions::add_to(CLI::App& cmd) {
     SamplerParams& p = params;
     p.temperature = 1.0f;

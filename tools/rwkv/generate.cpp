@@ -28,7 +28,7 @@ Runner add_generate(CLI::App& cmd) {
     cmd.add_option("--state-out", a->state_out, "save the final state");
     return [a] {
         auto model = a->model.load();
-        auto tokenizer = a->model.load_tokenizer();
+        auto tokenizer = a->model.load_tokenizer(*model);
         State state = a->state_in.empty() ? model->new_state() : State::load(a->state_in, *model);
         Sampler sampler(a->sampling.resolve());
         const std::vector<int32_t> prompt = tokenizer->encode(a->prompt);

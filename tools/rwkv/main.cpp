@@ -28,8 +28,16 @@ int main(int argc, char** argv) {
         rwkv::cli::add_train);
     try {
         app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
+    } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        // One line, like every other error; --help still lists the options.
+        std::fprintf(stderr, "rwkv: error: %s (see --help)\n", rwkv::printable(e.what()).c_str());
+        return e.get_exit_code() != 0 ? e.get_exit_code() : 2;
     }
     try {
         for (auto& [sub, run] : commands)
