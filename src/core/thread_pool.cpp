@@ -32,6 +32,13 @@ constexpr auto kPureSpin = std::chrono::microseconds(10);
 constexpr auto kWorkerWait = std::chrono::microseconds(200);
 constexpr auto kCallerWait = std::chrono::microseconds(50);
 constexpr int kThreadsPerCore = 4;
+// After a loop that waited at least kStall for another thread's part (and longer than the caller's own
+// share), loops run on the caller alone for kMinSolo, doubling on each repeat up to kMaxSolo; kCleanLoops
+// loops in a row without such a wait end the backing off.
+constexpr auto kStall = std::chrono::milliseconds(1);
+constexpr auto kMinSolo = std::chrono::milliseconds(1);
+constexpr auto kMaxSolo = std::chrono::milliseconds(64);
+constexpr uint32_t kCleanLoops = 256;
 
 uint32_t loop_of(uint64_t c) { return static_cast<uint32_t>(c >> 32); }
 uint32_t parts_of(uint64_t c) { return static_cast<uint32_t>(c >> 16) & 0xffffu; }
@@ -95,7 +102,7 @@ void ThreadPool::stop_workers() noexcept {
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn) {
     if (n == 0) return;
     const auto parts = static_cast<uint32_t>(std::min<size_t>(n, static_cast<size_t>(size())));
-    if (parts <= 1) {
+    if (parts <= 1 || (solo_for_ > Clock::duration::zero() && Clock::now() < solo_until_)) {
         fn(0, n);
         return;
     }
@@ -111,13 +118,28 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)
         { std::lock_guard<std::mutex> lock(mu_); }  // a worker between its check and its wait is now waiting
         work_cv_.notify_all();
     }
+    const auto begun = Clock::now();
     run_parts(claim);
     const auto all_done = [&] { return done_.load(std::memory_order_acquire) == parts; };
+    bool stalled = false;
     if (!spin_until(all_done, kCallerWait)) {
-        std::unique_lock<std::mutex> lock(mu_);
-        caller_waiting_.store(true);
-        done_cv_.wait(lock, [&] { return done_.load() == parts; });
-        caller_waiting_.store(false);
+        const auto ran = Clock::now();
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            caller_waiting_.store(true);
+            done_cv_.wait(lock, [&] { return done_.load() == parts; });
+            caller_waiting_.store(false);
+        }
+        // Another thread's part outlasting the caller's whole share by this much means it lost its core (an
+        // uneven finish costs at most a part's last take, which is shorter than the caller's share).
+        stalled = Clock::now() - ran > std::max<Clock::duration>(kStall, ran - begun);
+    }
+    if (stalled) {  // until the machine is quieter, loops run on the caller
+        solo_for_ = std::clamp(2 * solo_for_, Clock::duration(kMinSolo), Clock::duration(kMaxSolo));
+        solo_until_ = Clock::now() + solo_for_;
+        clean_loops_ = 0;
+    } else if (++clean_loops_ >= kCleanLoops) {
+        solo_for_ = Clock::duration::zero();
     }
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

@@ -5,8 +5,11 @@
 // unclaimed part until none is left, and the caller then waits only for parts already being run. A worker
 // that has lost its core to another process therefore holds up nothing it has not started, and on a busy
 // machine the caller simply does more of the parts itself. Waiting is a short spin, then sleep: a spinning
-// waiter would keep the core that a descheduled thread needs to finish its part.
+// waiter would keep the core that a descheduled thread needs to finish its part. And when the caller did wait
+// long for a part (its thread lost its core mid-part), the pool backs off: loops run on the caller alone for a
+// while, growing while such waits repeat, since on a machine that busy more threads cost more than they add.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +57,10 @@ private:
     size_t job_n_ = 0;
     uint32_t loop_ = 0;  // the caller's count of loops started
     std::atomic<uint64_t> claim_{0};
+    // The caller's back-off (it alone reads and writes these).
+    std::chrono::steady_clock::time_point solo_until_;
+    std::chrono::steady_clock::duration solo_for_{};
+    uint32_t clean_loops_ = 0;
     std::atomic<uint32_t> done_{0};  // parts of the current loop finished
     std::exception_ptr error_;       // the first exception a part threw, rethrown by the caller
 
