@@ -1,5 +1,9 @@
 #include "kernels/cpu_features.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <cctype>
 #include <cstdlib>
 #include <string>
@@ -17,17 +21,32 @@ const char* isa_name(Isa isa) {
     return "unknown";
 }
 
-Isa detected_isa() {
 #if defined(__x86_64__) || defined(__i386__)
-    // libgcc's checks include the OS's XSAVE support for the AVX and AVX-512 register state.
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
-            return Isa::Avx512;
-        return Isa::Avx2;
-    }
+namespace {
+// From CPUID (leaf 1, ECX bit 29): clang before 15 does not know "f16c" as a __builtin_cpu_supports feature.
+// F16C works on the AVX registers, whose OS support the avx2 check below covers.
+bool cpu_has_f16c() {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+}  // namespace
 #endif
-    return Isa::Scalar;
+
+Isa detected_isa() {
+    // Once: every kernel call clamps its ISA to this, and CPUID traps to the hypervisor in a VM.
+    static const Isa isa = [] {
+#if defined(__x86_64__) || defined(__i386__)
+        // The compiler runtime's checks include the OS's XSAVE support for the AVX and AVX-512 register state.
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c()) {
+            if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+                return Isa::Avx512;
+            return Isa::Avx2;
+        }
+#endif
+        return Isa::Scalar;
+    }();
+    return isa;
 }
 
 namespace {
