@@ -7,6 +7,7 @@
 #include "core/mapped_file.h"
 #include "core/quant.h"
 #include "formats/byte_io.h"
+#include "formats/rwkvcpp.h"
 #include "rwkv/error.h"
 #include "rwkv/formats.h"
 
@@ -21,8 +22,9 @@ constexpr int32_t kMaxKeyLength = 1024;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
-// rwkv.cpp's type codes; 4-6 were formats ggml has since removed.
-bool dtype_from_code(int32_t code, DType* out) {
+}  // namespace
+
+bool rwkvcpp_dtype(int32_t code, DType* out) {
     switch (code) {
         case 0: *out = DType::F32; return true;
         case 1: *out = DType::F16; return true;
@@ -35,8 +37,6 @@ bool dtype_from_code(int32_t code, DType* out) {
     }
 }
 
-}  // namespace
-
 TensorFile load_rwkvcpp(const std::string& path) {
     const MappedFile file(path);
     const uint8_t* d = file.data();
@@ -48,7 +48,7 @@ TensorFile load_rwkvcpp(const std::string& path) {
         fail(path, "rwkv.cpp file version " + std::to_string(version) + " is not supported (expected 100 or 101)");
     DType file_type;
     const int32_t file_type_code = load_le_i32(d + 20);
-    if (!dtype_from_code(file_type_code, &file_type))
+    if (!rwkvcpp_dtype(file_type_code, &file_type))
         fail(path, "rwkv.cpp header has unknown data type " + std::to_string(file_type_code));
     const char* header_names[] = {"n_vocab", "n_embed", "n_layer"};
     TensorFile out;
@@ -77,7 +77,7 @@ TensorFile load_rwkvcpp(const std::string& path) {
             fail(path, where + ": key length " + std::to_string(key_length) + " is outside 1.." +
                            std::to_string(kMaxKeyLength));
         DType dtype;
-        if (!dtype_from_code(type_code, &dtype))
+        if (!rwkvcpp_dtype(type_code, &dtype))
             fail(path, where + ": unknown data type " + std::to_string(type_code));
         if (size - pos < static_cast<uint64_t>(4 * dim_count + key_length)) fail(path, where + ": header truncated");
 

@@ -1,0 +1,9 @@
+// libFuzzer target: rwkv.cpp .bin through load_rwkvcpp.
+#include "fuzz_support.h"
+#include "rwkv/formats.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    const std::string path = rwkv::fuzz::write_input("input.bin", data, size);
+    rwkv::fuzz::expect_rwkv_error([&] { rwkv::fuzz::check_tensors(rwkv::load_rwkvcpp(path)); });
+    return 0;
+}
