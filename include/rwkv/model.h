@@ -11,6 +11,30 @@
 namespace rwkv {
 
 class ThreadPool;
+struct ForwardPass;
+
+// One sequence's part of a step (Model::step): its tokens, in order, advance its state.
+struct SequenceStep {
+    State* state = nullptr;
+    std::span<const int32_t> tokens;
+    // The logits after its last token [n_vocab], or with all_logits after each token [T, n_vocab]; or null.
+    float* logits = nullptr;
+    bool all_logits = false;
+};
+
+// The work arrays of running a model: what a step computes in, reused by every call, so that a step after the
+// first allocates nothing. A Model is immutable; everything a call changes lives in its states and its Session.
+class Session {
+public:
+    Session();
+    ~Session();
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+    ForwardPass& pass() { return *pass_; }
+
+private:
+    std::unique_ptr<ForwardPass> pass_;
+};
 
 struct ModelInfo {
     int version = 0;        // 4, 5, 6, 7
@@ -54,6 +78,11 @@ public:
     // of options.chunk_len. logits: [T, n_vocab] when all_logits, else [n_vocab] for the last token
     // (or null for none).
     void eval_sequence(State& state, std::span<const int32_t> tokens, float* logits, bool all_logits) const;
+    // Several sequences at once, each with its own state (no two the same): all their tokens form the rows of
+    // one pass, so every projection is one matrix–matrix product over all of them and the weights are read once
+    // for the whole step; only the recurrences keep to their own sequence. The same logits and states as running
+    // each sequence alone, to rounding. A sequence longer than options.chunk_len is taken a chunk per pass.
+    void step(std::span<const SequenceStep> sequences, Session& session) const;
 
     void set_threads(int n);
     int threads() const;
@@ -62,9 +91,9 @@ public:
 
 protected:
     Model(ModelInfo info, const LoadOptions& options);
-    // Runs T tokens (T <= chunk_len) through every layer; logits per the eval_sequence contract,
-    // for rows [0,T) when all_logits, else only for the last token.
-    virtual void forward(State& state, const int32_t* tokens, int64_t T, float* logits, bool all_logits) const = 0;
+    // Runs the sequences' tokens (each at most chunk_len) through every layer as one pass; logits per
+    // SequenceStep's contract.
+    virtual void forward(std::span<const SequenceStep> sequences, ForwardPass& pass) const = 0;
 
     void check_tokens(std::span<const int32_t> tokens) const;
     void check_state(const State& state) const;
@@ -74,6 +103,8 @@ protected:
     uint64_t fingerprint_ = 0;
     int64_t weight_bytes_per_token_ = 0;
     std::unique_ptr<ThreadPool> pool_;  // reused by every call: no threads created per token
+    // What eval and eval_sequence run in. Calls on one model run one at a time: they share its thread pool.
+    mutable Session session_;
 };
 
 }  // namespace rwkv

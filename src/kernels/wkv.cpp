@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 namespace rwkv {
 
@@ -101,16 +102,18 @@ namespace {
 // model is less work than handing heads to other threads and waiting for them.
 constexpr int64_t kMinParallelUpdates = 32768;
 
-// Heads are independent, so each thread walks the whole time axis for its own heads.
+// Heads are independent, and so are sequences: each (span, head) pair is a unit of work, and the thread that
+// takes one walks that span's time axis for that head.
 template <class HeadFn>
-void for_heads(int64_t T, int64_t H, int64_t N, ThreadPool& pool, HeadFn fn) {
-    if (pool.size() == 1 || H == 1 || T * H * N * N < kMinParallelUpdates) {
-        for (int64_t h = 0; h < H; ++h) fn(h);
-        return;
-    }
-    pool.parallel_for(static_cast<size_t>(H), [&](size_t begin, size_t end) {
-        for (size_t h = begin; h < end; ++h) fn(static_cast<int64_t>(h));
-    });
+void for_heads(std::span<const WkvSpan> spans, int64_t H, int64_t N, ThreadPool& pool, HeadFn fn) {
+    int64_t rows = 0;
+    for (const WkvSpan& sp : spans) rows += sp.T;
+    const size_t units = spans.size() * static_cast<size_t>(H);
+    const auto run = [&](size_t begin, size_t end) {
+        for (size_t u = begin; u < end; ++u) fn(u / static_cast<size_t>(H), static_cast<int64_t>(u % static_cast<size_t>(H)));
+    };
+    if (pool.size() == 1 || units == 1 || rows * H * N * N < kMinParallelUpdates) return run(0, units);
+    pool.parallel_for(units, run);
 }
 
 }  // namespace
@@ -139,8 +142,8 @@ void wkv5_head_scalar(int64_t T, int64_t C, int64_t N, const float* r, const flo
 
 }  // namespace kern
 
-void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
-          int64_t w_row_stride, const float* u, float* s, float* y, ThreadPool& pool, Isa isa) {
+void wkv5(std::span<const WkvSpan> spans, int64_t H, int64_t N, const float* r, const float* k, const float* v,
+          const float* w, int64_t w_row_stride, const float* u, float* y, ThreadPool& pool, Isa isa) {
     const int64_t C = H * N;
 #ifdef RWKV_KERNELS_AVX2
     const auto head = clamp_isa(isa) >= Isa::Avx2 ? kern::wkv5_head_avx2 : kern::wkv5_head_scalar;
@@ -148,41 +151,65 @@ void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const
     (void)isa;
     const auto head = kern::wkv5_head_scalar;
 #endif
-    for_heads(T, H, N, pool, [&](int64_t h) {
-        head(T, C, N, r + h * N, k + h * N, v + h * N, w + h * N, w_row_stride, u + h * N, s + h * N * N, y + h * N);
+    for_heads(spans, H, N, pool, [&](size_t i, int64_t h) {
+        const WkvSpan& sp = spans[i];
+        const int64_t o = sp.row * C + h * N;
+        head(sp.T, C, N, r + o, k + o, v + o, w + sp.row * w_row_stride + h * N, w_row_stride, u + h * N,
+             sp.s + h * N * N, y + o);
     });
 }
 
-void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa, float* bb,
-          float* pp, float* y, ThreadPool& pool, Isa isa) {
+void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
+          int64_t w_row_stride, const float* u, float* s, float* y, ThreadPool& pool, Isa isa) {
+    const WkvSpan one{0, T, s};
+    wkv5({&one, 1}, H, N, r, k, v, w, w_row_stride, u, y, pool, isa);
+}
+
+void wkv4(std::span<const WkvSpan> spans, int64_t C, const float* w, const float* u, const float* k, const float* v,
+          float* y, ThreadPool& pool, Isa isa) {
 #ifdef RWKV_KERNELS_AVX2
     const auto part = clamp_isa(isa) >= Isa::Avx2 ? kern::wkv4_channels_avx2 : kern::wkv4_channels_scalar;
 #else
     (void)isa;
     const auto part = kern::wkv4_channels_scalar;
 #endif
-    // Channels are independent. Split in runs of 8 (whole vectors) and only when there is enough work
-    // (T·C updates) to pay for waking the pool: one token of a small model is not.
+    // Channels are independent. Split in runs of 8 (whole vectors) per span and only when there is enough work
+    // (tokens × C updates) to pay for waking the pool: one token of a small model is not.
     const int64_t groups = (C + 7) / 8;
-    const auto run = [&](int64_t g0, int64_t g1) {
-        const int64_t c0 = 8 * g0, n = std::min(C, 8 * g1) - c0;
-        if (n > 0)
-            part(T, C, n, w + c0, u + c0, k + c0, v + c0, aa + c0, bb + c0, pp + c0, y + c0);
+    int64_t rows = 0;
+    for (const WkvSpan& sp : spans) rows += sp.T;
+    const auto run = [&](size_t begin, size_t end) {
+        for (size_t u0 = begin; u0 < end;) {
+            const size_t i = u0 / static_cast<size_t>(groups);
+            const int64_t g0 = static_cast<int64_t>(u0 % static_cast<size_t>(groups));
+            const int64_t g1 = std::min(groups, g0 + static_cast<int64_t>(end - u0));
+            const WkvSpan& sp = spans[i];
+            const int64_t c0 = 8 * g0, n = std::min(C, 8 * g1) - c0, o = sp.row * C + c0;
+            float* s = sp.s;  // aa, bb and pp, C each
+            part(sp.T, C, n, w + c0, u + c0, k + o, v + o, s + c0, s + C + c0, s + 2 * C + c0, y + o);
+            u0 += static_cast<size_t>(g1 - g0);
+        }
     };
-    if (pool.size() == 1 || T * C < 8192) return run(0, groups);
-    pool.parallel_for(static_cast<size_t>(groups), [&](size_t begin, size_t end) {
-        run(static_cast<int64_t>(begin), static_cast<int64_t>(end));
-    });
+    const size_t units = spans.size() * static_cast<size_t>(groups);
+    if (pool.size() == 1 || rows * C < 8192) return run(0, units);
+    pool.parallel_for(units, run);
+}
+
+void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* s, float* y,
+          ThreadPool& pool, Isa isa) {
+    const WkvSpan one{0, T, s};
+    wkv4({&one, 1}, C, w, u, k, v, y, pool, isa);
 }
 
 void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
           const float* kk, const float* a, float* s, float* y, ThreadPool& pool, Isa isa) {
-    wkv7(T, H, N, r, w, k, v, kk, a, s, y, pool, {}, {}, isa);
+    const WkvSpan one{0, T, s};
+    wkv7({&one, 1}, H, N, r, w, k, v, kk, a, y, pool, {}, {}, isa);
 }
 
-void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
-          const float* kk, const float* a, float* s, float* y, ThreadPool& pool,
-          const std::function<void(int64_t)>& before, const std::function<void(int64_t)>& after, Isa isa) {
+void wkv7(std::span<const WkvSpan> spans, int64_t H, int64_t N, const float* r, const float* w, const float* k,
+          const float* v, const float* kk, const float* a, float* y, ThreadPool& pool, const HeadWork& before,
+          const HeadWork& after, Isa isa) {
     const int64_t C = H * N;
 #ifdef RWKV_KERNELS_AVX2
     const auto head = clamp_isa(isa) >= Isa::Avx2 ? kern::wkv7_head_avx2 : kern::wkv7_head_scalar;
@@ -190,10 +217,12 @@ void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const
     (void)isa;
     const auto head = kern::wkv7_head_scalar;
 #endif
-    for_heads(T, H, N, pool, [&](int64_t h) {
-        if (before) before(h);
-        head(T, C, N, r + h * N, w + h * N, k + h * N, v + h * N, kk + h * N, a + h * N, s + h * N * N, y + h * N);
-        if (after) after(h);
+    for_heads(spans, H, N, pool, [&](size_t i, int64_t h) {
+        const WkvSpan& sp = spans[i];
+        if (before) before(sp, h);
+        const int64_t o = sp.row * C + h * N;
+        head(sp.T, C, N, r + o, w + o, k + o, v + o, kk + o, a + o, sp.s + h * N * N, y + o);
+        if (after) after(sp, h);
     });
 }
 

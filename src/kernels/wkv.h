@@ -3,20 +3,32 @@
 // projected activations, row-major [T, C], advances the state in place and writes y [T, C].
 #include <cstdint>
 #include <functional>
+#include <span>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
 
 namespace rwkv {
 
+// Several sequences' rows run as one step: rows [row, row + T) of the activations are one sequence's tokens,
+// in order, and `s` its state for the layer (as the single-sequence form below takes it).
+struct WkvSpan {
+    int64_t row = 0, T = 0;
+    float* s = nullptr;
+};
+
 // v4: per channel, with the running maximum pp that keeps exp() in range.
 // w = -exp(time_decay) (log-space decay), u = time_first.
 void wkv4_reference(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa,
                     float* bb, float* pp, float* y);
 // The same, channels split across the pool, 8 channels at a time with AVX2/FMA where `isa` allows (a vector
-// exp within 2 ulp of std::exp on the arguments, all <= 0, that the running maximum leaves).
-void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* aa, float* bb,
-          float* pp, float* y, ThreadPool& pool, Isa isa = default_isa());
+// exp within 2 ulp of std::exp on the arguments, all <= 0, that the running maximum leaves). The state s is
+// aa, bb and pp, C each, back to back (State's layout).
+void wkv4(int64_t T, int64_t C, const float* w, const float* u, const float* k, const float* v, float* s, float* y,
+          ThreadPool& pool, Isa isa = default_isa());
+// Each span's rows from its own state, (span, run of 8 channels) pairs split across the pool.
+void wkv4(std::span<const WkvSpan> spans, int64_t C, const float* w, const float* u, const float* k, const float* v,
+          float* y, ThreadPool& pool, Isa isa = default_isa());
 
 // v5/v6: H heads of size N, state s [H, N(key), N(value)]:
 //   y_j = Σ_i r_i (u_i k_i v_j + s_ij);  s_ij = k_i v_j + w_i s_ij.
@@ -27,6 +39,9 @@ void wkv5_reference(int64_t T, int64_t H, int64_t N, const float* r, const float
 // to the reference on every path (the same products and sums in the same order, none fused).
 void wkv5(int64_t T, int64_t H, int64_t N, const float* r, const float* k, const float* v, const float* w,
           int64_t w_row_stride, const float* u, float* s, float* y, ThreadPool& pool, Isa isa = default_isa());
+// Each span's rows from its own state, (span, head) pairs split across the pool.
+void wkv5(std::span<const WkvSpan> spans, int64_t H, int64_t N, const float* r, const float* k, const float* v,
+          const float* w, int64_t w_row_stride, const float* u, float* y, ThreadPool& pool, Isa isa = default_isa());
 
 // v7 (generalised delta rule): state s [H, N(value), N(key)]:
 //   sa_i = Σ_j s_ij (−kk_j);  s_ij = s_ij w_j + sa_i kk_j a_j + v_i k_j;  y_i = Σ_j s_ij r_j.
@@ -36,12 +51,13 @@ void wkv7_reference(int64_t T, int64_t H, int64_t N, const float* r, const float
 // results differ from the reference by rounding only).
 void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
           const float* kk, const float* a, float* s, float* y, ThreadPool& pool, Isa isa = default_isa());
-// The same with a model's own per-head work on either side of each head's recurrence, in the same parallel
-// loop: before(h) and after(h) run on the thread that runs head h, just before and just after it. A token
-// step then has one parallel loop where it had the recurrence's alone between two stretches of serial work.
-void wkv7(int64_t T, int64_t H, int64_t N, const float* r, const float* w, const float* k, const float* v,
-          const float* kk, const float* a, float* s, float* y, ThreadPool& pool,
-          const std::function<void(int64_t)>& before, const std::function<void(int64_t)>& after,
-          Isa isa = default_isa());
+// Each span's rows from its own state, with a model's own per-head work on either side of each head's
+// recurrence in the same parallel loop: before(span, h) and after(span, h) run on the thread that runs head h of
+// that span, just before and just after it. A token step then has one parallel loop where it had the
+// recurrence's alone between two stretches of serial work.
+using HeadWork = std::function<void(const WkvSpan&, int64_t head)>;
+void wkv7(std::span<const WkvSpan> spans, int64_t H, int64_t N, const float* r, const float* w, const float* k,
+          const float* v, const float* kk, const float* a, float* y, ThreadPool& pool, const HeadWork& before,
+          const HeadWork& after, Isa isa = default_isa());
 
 }  // namespace rwkv

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <span>
 #include <vector>
 
 #include "kernels/matrix.h"
+#include "kernels/wkv.h"
 #include "model/binder.h"
 #include "rwkv/model.h"
 
@@ -18,13 +20,27 @@ struct NormWeights {
     std::vector<float> weight, bias;
 };
 
-// What one forward() works in: values one layer hands to later layers (v7's value residual), the residual
-// stream, and temporaries. The model keeps one (pass_) for every call, so after the first a token step
-// neither allocates nor zeroes.
+// The rows of one forward(): sequence i's tokens are rows [row[i], row[i] + T_i) of every activation, in order.
+struct Batch {
+    std::span<const SequenceStep> seqs;
+    std::vector<int64_t> row;
+    int64_t rows = 0;
+    std::vector<WkvSpan> spans;  // for spans_of()
+
+    int64_t T(size_t i) const { return static_cast<int64_t>(seqs[i].tokens.size()); }
+    // Each sequence's rows with its state's layer-l recurrence state (State::att), for the WKV kernels.
+    std::span<const WkvSpan> spans_of(int64_t layer);
+};
+
+// What one forward() works in: its rows, values one layer hands to later layers (v7's value residual), the
+// residual stream, and temporaries. A Session holds one for every call, so after the first a token step neither
+// allocates nor zeroes.
 struct ForwardPass {
+    Batch batch;
     std::vector<float> v_first;
     std::vector<float> x, xx, out;  // the residual stream, its normalised copy, a block's output
     MatvecScratch products;          // the one-token products' quantized inputs
+    std::vector<float> logits;       // the head's output when it goes to several sequences
     // Work array `slot` holding n floats, reused by every layer and call: the layers ask for the same sizes.
     // Its contents are whatever was last left there (write before reading); a time mix and a channel mix
     // may both count slots from 0. A deque, so earlier slots stay put.
@@ -40,12 +56,13 @@ class BlockModel : public Model {
 protected:
     BlockModel(ModelInfo info, const LoadOptions& options, Binder& binder);
 
-    void forward(State& state, const int32_t* tokens, int64_t T, float* logits, bool all_logits) const override;
+    void forward(std::span<const SequenceStep> sequences, ForwardPass& pass) const override;
 
     using Pass = ForwardPass;
-    // out[T, C] = the block's attention output for the normalised inputs xx[T, C]; state advanced.
-    virtual void time_mix(int64_t layer, State& state, const float* xx, float* out, int64_t T, Pass& pass) const = 0;
-    virtual void channel_mix(int64_t layer, State& state, const float* xx, float* out, int64_t T, Pass& pass) const = 0;
+    // out[R, C] = the block's attention output for the normalised inputs xx[R, C] of the batch's rows; every
+    // sequence's state advanced.
+    virtual void time_mix(int64_t layer, Batch& b, const float* xx, float* out, Pass& pass) const = 0;
+    virtual void channel_mix(int64_t layer, Batch& b, const float* xx, float* out, Pass& pass) const = 0;
 
     ThreadPool& pool() const { return *pool_; }
     int64_t C() const { return info_.n_embd; }
@@ -60,13 +77,13 @@ private:
     std::vector<NormWeights> ln1_, ln2_;
     NormWeights ln_out_;
     Matrix head_;
-    // One eval runs at a time on a model (its thread pool is shared by every call too).
-    mutable ForwardPass pass_;
 };
 
-// prev[T, C]: for each token the previous token's normalised input — row 0 from the state, row t
-// from xx[t-1]; the state then keeps xx[T-1] for the next call.
-void token_shift(float* state_prev, const float* xx, int64_t T, int64_t C, float* prev);
+// prev[R, C]: for each row the previous token's normalised input — a sequence's first row from its state's
+// vector `which` of the layer (State::att_x_prev or ffn_x_prev), the others from the row before; each state then
+// keeps its sequence's last row for the next call.
+void token_shift(const Batch& b, int64_t layer, float* (State::*which)(int64_t), const float* xx, int64_t C,
+                 float* prev);
 
 // out = x + (prev − x) ⊙ mu, row by row (mu broadcast over tokens, or per token with mu_stride C).
 void shift_mix(const float* x, const float* prev, const float* mu, int64_t mu_stride, int64_t T, int64_t C, float* out);
@@ -77,7 +94,7 @@ struct ChannelMix {
     Matrix key, value, receptance;
 
     void load(Binder& b, const std::string& prefix, int64_t C, int64_t F, bool v4_style_mix);
-    void run(float* state_prev, const float* xx, float* out, int64_t T, ThreadPool& pool, ForwardPass& pass) const;
+    void run(const Batch& b, int64_t layer, const float* xx, float* out, ThreadPool& pool, ForwardPass& pass) const;
 };
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }

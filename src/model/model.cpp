@@ -1,8 +1,11 @@
 #include "rwkv/model.h"
 
+#include <algorithm>
+
 #include "core/hash.h"
 #include "core/thread_pool.h"
 #include "model/binder.h"
+#include "model/block_model.h"
 #include "model/detect.h"
 #include "model/generations.h"
 #include "model/names.h"
@@ -99,24 +102,51 @@ void Model::check_state(const State& state) const {
 }
 
 void Model::eval(State& state, int32_t token, float* logits) const {
-    check_state(state);
-    check_tokens({&token, 1});
-    forward(state, &token, 1, logits, false);
+    const SequenceStep one{&state, {&token, 1}, logits, false};
+    step({&one, 1}, session_);
 }
 
 void Model::eval_sequence(State& state, std::span<const int32_t> tokens, float* logits, bool all_logits) const {
-    check_state(state);
-    check_tokens(tokens);
-    const int64_t T = static_cast<int64_t>(tokens.size());
+    const SequenceStep one{&state, tokens, logits, all_logits};
+    step({&one, 1}, session_);
+}
+
+void Model::step(std::span<const SequenceStep> seqs, Session& session) const {
+    int64_t longest = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+        if (!seqs[i].state) throw Error("step: sequence " + std::to_string(i) + " has no state");
+        check_state(*seqs[i].state);
+        check_tokens(seqs[i].tokens);
+        for (size_t j = 0; j < i; ++j)
+            if (seqs[j].state == seqs[i].state)
+                throw Error("step: sequences " + std::to_string(j) + " and " + std::to_string(i) + " share a state");
+        longest = std::max(longest, static_cast<int64_t>(seqs[i].tokens.size()));
+    }
+    const int64_t chunk = options_.chunk_len;
+    if (longest <= chunk) return forward(seqs, session.pass());
+    // A pass per chunk: sequence i's tokens [begin, begin + chunk) in pass begin / chunk, its logits in the pass
+    // that holds its last token (or, for all of them, in every pass).
     const int64_t V = info_.n_vocab;
-    for (int64_t begin = 0; begin < T; begin += options_.chunk_len) {
-        const int64_t n = std::min(options_.chunk_len, T - begin);
-        const bool last_chunk = begin + n == T;
-        float* out = nullptr;
-        if (logits && all_logits) out = logits + begin * V;
-        else if (logits && last_chunk) out = logits;
-        forward(state, tokens.data() + begin, n, out, all_logits);
+    std::vector<SequenceStep> part;
+    for (int64_t begin = 0; begin < longest; begin += chunk) {
+        part.clear();
+        for (const SequenceStep& s : seqs) {
+            const int64_t T = static_cast<int64_t>(s.tokens.size());
+            if (T <= begin) continue;
+            const int64_t n = std::min(chunk, T - begin);
+            float* logits = nullptr;
+            if (s.logits && s.all_logits) logits = s.logits + begin * V;
+            else if (s.logits && begin + n == T) logits = s.logits;
+            part.push_back({s.state, s.tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(n)), logits,
+                            s.all_logits});
+        }
+        forward(part, session.pass());
     }
 }
+
+Session::Session() : pass_(std::make_unique<ForwardPass>()) {}
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
 
 }  // namespace rwkv

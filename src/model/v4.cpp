@@ -45,26 +45,26 @@ public:
     }
 
 protected:
-    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
+    void time_mix(int64_t l, Batch& b, const float* xx, float* out, Pass& pass) const override {
+        const int64_t T = b.rows;
         const TimeMix4& a = att_[l];
         const int64_t C = this->C();
         const size_t n = static_cast<size_t>(T * C);
         std::vector<float> prev(n), xk(n), xv(n), xr(n), k(n), v(n), r(n), y(n);
-        token_shift(st.att_x_prev(l), xx, T, C, prev.data());
+        token_shift(b, l, &State::att_x_prev, xx, C, prev.data());
         shift_mix(xx, prev.data(), a.mu_k.data(), 0, T, C, xk.data());
         shift_mix(xx, prev.data(), a.mu_v.data(), 0, T, C, xv.data());
         shift_mix(xx, prev.data(), a.mu_r.data(), 0, T, C, xr.data());
         // One parallel loop for the three when generating (kernels/matrix.h: multiply_all).
         multiply_all({{&a.key, xk.data(), k.data()}, {&a.value, xv.data(), v.data()}, {&a.receptance, xr.data(), r.data()}},
                      T, pool(), &pass.products);
-        float* s = st.att(l);
-        wkv4(T, C, a.w.data(), a.u.data(), k.data(), v.data(), s, s + C, s + 2 * C, y.data(), pool());
+        wkv4(b.spans_of(l), C, a.w.data(), a.u.data(), k.data(), v.data(), y.data(), pool());
         for (size_t i = 0; i < n; ++i) y[i] *= sigmoid(r[i]);
         a.output.matmul(y.data(), T, out, pool(), &pass.products);
     }
 
-    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
-        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool(), pass);
+    void channel_mix(int64_t l, Batch& b, const float* xx, float* out, Pass& pass) const override {
+        ffn_[l].run(b, l, xx, out, pool(), pass);
     }
 
 private:

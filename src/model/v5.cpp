@@ -73,12 +73,13 @@ public:
     }
 
 protected:
-    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
+    void time_mix(int64_t l, Batch& b, const float* xx, float* out, Pass& pass) const override {
+        const int64_t T = b.rows;
         const TimeMix5& a = att_[l];
         const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
         const size_t n = static_cast<size_t>(T * C);
         std::vector<float> prev(n), xk(n), xv(n), xr(n), xg, k(n), v(n), r(n), g, y(n), yn(n);
-        token_shift(st.att_x_prev(l), xx, T, C, prev.data());
+        token_shift(b, l, &State::att_x_prev, xx, C, prev.data());
         shift_mix(xx, prev.data(), a.mu_k.data(), 0, T, C, xk.data());
         shift_mix(xx, prev.data(), a.mu_v.data(), 0, T, C, xv.data());
         shift_mix(xx, prev.data(), a.mu_r.data(), 0, T, C, xr.data());
@@ -92,7 +93,7 @@ protected:
             products.push_back({&a.gate, xg.data(), g.data()});
         }
         multiply_all(products, T, pool(), &pass.products);
-        wkv5(T, H, N, r.data(), k.data(), v.data(), a.w.data(), 0, a.u.data(), st.att(l), y.data(), pool());
+        wkv5(b.spans_of(l), H, N, r.data(), k.data(), v.data(), a.w.data(), 0, a.u.data(), y.data(), pool());
         for (int64_t t = 0; t < T; ++t)
             group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
         if (!a.gate.empty())
@@ -100,8 +101,8 @@ protected:
         a.output.matmul(yn.data(), T, out, pool(), &pass.products);
     }
 
-    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
-        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool(), pass);
+    void channel_mix(int64_t l, Batch& b, const float* xx, float* out, Pass& pass) const override {
+        ffn_[l].run(b, l, xx, out, pool(), pass);
     }
 
 private:

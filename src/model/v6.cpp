@@ -66,14 +66,15 @@ public:
     }
 
 protected:
-    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
+    void time_mix(int64_t l, Batch& b, const float* xx, float* out, Pass& pass) const override {
+        const int64_t T = b.rows;
         const TimeMix6& a = att_[l];
         const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
         const int64_t D = info_.lora_dims[0], D2 = info_.lora_dims[1];
         const size_t n = static_cast<size_t>(T * C);
         std::vector<float> prev(n), xm(n), k(n), v(n), r(n), g(n), w(n), y(n), yn(n);
         std::vector<float> lora(static_cast<size_t>(T * kMixes * D)), decay_mid(static_cast<size_t>(T * D2));
-        token_shift(st.att_x_prev(l), xx, T, C, prev.data());
+        token_shift(b, l, &State::att_x_prev, xx, C, prev.data());
         shift_mix(xx, prev.data(), a.maa_x.data(), 0, T, C, xm.data());
         a.maa_w1.matmul(xm.data(), T, lora.data(), pool(), &pass.products);
         for (float& z : lora) z = std::tanh(z);
@@ -109,15 +110,15 @@ protected:
         exp_inplace(w.data(), T * C);  // vectorised (kernels/elementwise.h)
         for (int64_t j = 0; j < T * C; ++j) w[j] = -w[j];
         exp_inplace(w.data(), T * C);
-        wkv5(T, H, N, r.data(), k.data(), v.data(), w.data(), C, a.u.data(), st.att(l), y.data(), pool());
+        wkv5(b.spans_of(l), H, N, r.data(), k.data(), v.data(), w.data(), C, a.u.data(), y.data(), pool());
         for (int64_t t = 0; t < T; ++t)
             group_norm(&y[t * C], &yn[t * C], a.ln_x.weight.data(), a.ln_x.bias.data(), H, N, info_.groupnorm_eps);
         for (size_t i = 0; i < n; ++i) yn[i] *= g[i] * sigmoid(g[i]);
         a.output.matmul(yn.data(), T, out, pool(), &pass.products);
     }
 
-    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
-        ffn_[l].run(st.ffn_x_prev(l), xx, out, T, pool(), pass);
+    void channel_mix(int64_t l, Batch& b, const float* xx, float* out, Pass& pass) const override {
+        ffn_[l].run(b, l, xx, out, pool(), pass);
     }
 
 private:

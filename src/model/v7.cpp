@@ -85,7 +85,8 @@ public:
     }
 
 protected:
-    void time_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
+    void time_mix(int64_t l, Batch& b, const float* xx, float* out, Pass& pass) const override {
+        const int64_t T = b.rows;
         const TimeMix7& a = att_[l];
         const int64_t C = this->C(), H = info_.n_head, N = info_.head_size;
         const size_t n = static_cast<size_t>(T * C);
@@ -93,7 +94,7 @@ protected:
         const auto work = [&](size_t len) -> std::vector<float>& { return pass.work(slots++, len); };
         std::vector<float>&prev = work(n), &r = work(n), &w = work(n), &k = work(n), &v = work(n), &aa = work(n),
         &g = work(n), &kk = work(n), &y = work(n), &yn = work(n), &tmp = work(n);
-        token_shift(st.att_x_prev(l), xx, T, C, prev.data());
+        token_shift(b, l, &State::att_x_prev, xx, C, prev.data());
         std::vector<float>* xm[kMixes];
         for (int m = 0; m < kMixes; ++m) {
             xm[m] = &work(n);
@@ -121,9 +122,9 @@ protected:
         // Everything from here to the output projection is per channel or per head, so it runs per head inside
         // the recurrence's parallel loop (wkv7's before/after) rather than on one thread around it.
         const float* v_first = pass.v_first.data();
-        const auto before = [&](int64_t h) {
+        const auto before = [&](const WkvSpan& sp, int64_t h) {
             const int64_t c0 = h * N;
-            for (int64_t t = 0; t < T; ++t) {
+            for (int64_t t = sp.row; t < sp.row + sp.T; ++t) {
                 const int64_t o = t * C + c0;
                 if (l != 0) {  // the value residual: v += (v_first − v) · sigmoid(v0 + lora)
                     for (int64_t j = 0; j < N; ++j) tmp[o + j] += a.v0[c0 + j];
@@ -150,9 +151,9 @@ protected:
                 for (int64_t j = 0; j < N; ++j) kk[o + j] /= norm;
             }
         };
-        const auto after = [&](int64_t h) {
+        const auto after = [&](const WkvSpan& sp, int64_t h) {
             const int64_t c0 = h * N;
-            for (int64_t t = 0; t < T; ++t) {
+            for (int64_t t = sp.row; t < sp.row + sp.T; ++t) {
                 const int64_t o = t * C + c0;
                 group_norm(&y[o], &yn[o], a.ln_x.weight.data() + c0, a.ln_x.bias.data() + c0, 1, N,
                            info_.groupnorm_eps);
@@ -161,17 +162,17 @@ protected:
                 for (int64_t j = 0; j < N; ++j) yn[o + j] = (yn[o + j] + bonus * v[o + j]) * g[o + j];
             }
         };
-        wkv7(T, H, N, r.data(), w.data(), k.data(), v.data(), kk.data(), aa.data(), st.att(l), y.data(), pool(), before,
+        wkv7(b.spans_of(l), H, N, r.data(), w.data(), k.data(), v.data(), kk.data(), aa.data(), y.data(), pool(), before,
              after);
         a.output.matmul(yn.data(), T, out, pool(), &pass.products);
     }
 
-    void channel_mix(int64_t l, State& st, const float* xx, float* out, int64_t T, Pass& pass) const override {
+    void channel_mix(int64_t l, Batch& b, const float* xx, float* out, Pass& pass) const override {
         const ChannelMix7& f = ffn_[l];
-        const int64_t C = this->C(), F = f.key.rows();
+        const int64_t C = this->C(), F = f.key.rows(), T = b.rows;
         const size_t n = static_cast<size_t>(T * C);
         std::vector<float>&prev = pass.work(0, n), &xk = pass.work(1, n), &k = pass.work(2, static_cast<size_t>(T * F));
-        token_shift(st.ffn_x_prev(l), xx, T, C, prev.data());
+        token_shift(b, l, &State::ffn_x_prev, xx, C, prev.data());
         shift_mix(xx, prev.data(), f.mu_k.data(), 0, T, C, xk.data());
         f.key.matmul(xk.data(), T, k.data(), pool(), &pass.products);
         relu_squared(k);

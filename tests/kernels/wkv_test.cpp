@@ -105,14 +105,14 @@ TEST(Wkv, V7RunsEachHeadsOwnWorkAroundItsRecurrence) {
                 std::vector<float> w = w0, s = s0, y(n, -7.0f);
                 std::vector<int> calls_before(sh.H), calls_after(sh.H);
                 std::vector<std::vector<float>> seen(sh.H);
+                const WkvSpan span{0, sh.T, s.data()};
                 wkv7(
-                    sh.T, sh.H, sh.N, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), s.data(), y.data(),
-                    pool,
-                    [&](int64_t h) {
+                    {&span, 1}, sh.H, sh.N, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y.data(), pool,
+                    [&](const WkvSpan&, int64_t h) {
                         ++calls_before[h];
                         scale_decay(w, h);
                     },
-                    [&](int64_t h) {
+                    [&](const WkvSpan&, int64_t h) {
                         ++calls_after[h];
                         seen[h] = summary(y, s, h);
                     },
@@ -154,9 +154,12 @@ TEST(Wkv, V4MatchesReferenceAtEveryIsaAndThreadCount) {
             for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
                 for (int threads : {1, 2, 3}) {
                     ThreadPool pool(threads);
-                    std::vector<float> aa = aa0, bb = bb0, pp = pp0, y(n);
-                    wkv4(sh.T, sh.C, w.data(), u.data(), k.data(), v.data(), aa.data(), bb.data(), pp.data(), y.data(),
-                         pool, isa);
+                    std::vector<float> s = aa0, y(n);  // aa, bb, pp back to back
+                    s.insert(s.end(), bb0.begin(), bb0.end());
+                    s.insert(s.end(), pp0.begin(), pp0.end());
+                    wkv4(sh.T, sh.C, w.data(), u.data(), k.data(), v.data(), s.data(), y.data(), pool, isa);
+                    const std::vector<float> aa(s.begin(), s.begin() + sh.C), bb(s.begin() + sh.C, s.begin() + 2 * sh.C),
+                        pp(s.begin() + 2 * sh.C, s.end());
                     const auto near = [](const std::vector<float>& a, const std::vector<float>& b) {
                         float worst = 0;  // relative to the value, the aa/bb sums reach e^40-scale ratios
                         for (size_t i = 0; i < a.size(); ++i)
@@ -199,6 +202,65 @@ TEST(Wkv, V5MatchesReferenceWithPerTokenAndSharedDecay) {
                     EXPECT_EQ(s, s_ref) << isa_name(isa) << " threads " << threads;
                 }
             }
+        }
+    }
+}
+
+// Several sequences in one call (a batched step): each span's rows and state give exactly what the span run
+// alone gives, since each (span, head) is the same kernel on the same numbers, whatever thread takes it.
+TEST(Wkv, SpansEqualEachSequenceAlone) {
+    std::mt19937 rng(9);
+    const int64_t H = 3, N = 20, C = H * N;
+    const int64_t lengths[] = {1, 4, 1, 7, 2};  // rows 0, 1-4, 5, 6-12, 13-14
+    const int64_t R = 15;
+    const size_t n = static_cast<size_t>(R * C);
+    const auto r = uniform(n, rng, -1, 1), k = uniform(n, rng, -1, 1), v = uniform(n, rng, -1, 1),
+               w = uniform(n, rng, 0.5f, 1), kk = uniform(n, rng, -0.3f, 0.3f), a = uniform(n, rng, 0, 1),
+               u = uniform(static_cast<size_t>(C), rng, -1, 1), w4 = uniform(static_cast<size_t>(C), rng, -3, -0.01f);
+    const auto s0 = uniform(static_cast<size_t>(5 * H * N * N), rng, -1, 1);  // big enough for v4's 3·C per span too
+    const auto rows = [&](const std::vector<float>& x, int64_t row, int64_t T) {
+        return std::vector<float>(x.begin() + row * C, x.begin() + (row + T) * C);
+    };
+    const size_t per = static_cast<size_t>(H * N * N);
+    for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        // Together.
+        std::vector<float> s7 = s0, s5 = s0, s4 = s0, y7(n), y5(n), y4(n);
+        std::vector<WkvSpan> sp7, sp5, sp4;
+        int64_t row = 0;
+        for (size_t i = 0; i < std::size(lengths); ++i) {
+            sp7.push_back({row, lengths[i], s7.data() + i * per});
+            sp5.push_back({row, lengths[i], s5.data() + i * per});
+            sp4.push_back({row, lengths[i], s4.data() + i * per});
+            row += lengths[i];
+        }
+        wkv7(sp7, H, N, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y7.data(), pool, {}, {});
+        wkv5(sp5, H, N, r.data(), k.data(), v.data(), w.data(), C, u.data(), y5.data(), pool);
+        wkv4(sp4, C, w4.data(), u.data(), k.data(), v.data(), y4.data(), pool);
+        // Alone, each on its own rows.
+        row = 0;
+        for (size_t i = 0; i < std::size(lengths); ++i) {
+            const int64_t T = lengths[i];
+            const std::string where = "span " + std::to_string(i) + ", threads " + std::to_string(threads);
+            std::vector<float> s(s0.begin() + static_cast<std::ptrdiff_t>(i * per),
+                                 s0.begin() + static_cast<std::ptrdiff_t>((i + 1) * per));
+            std::vector<float> y(static_cast<size_t>(T * C));
+            std::vector<float> st = s;
+            wkv7(T, H, N, rows(r, row, T).data(), rows(w, row, T).data(), rows(k, row, T).data(), rows(v, row, T).data(),
+                 rows(kk, row, T).data(), rows(a, row, T).data(), st.data(), y.data(), pool);
+            EXPECT_EQ(y, rows(y7, row, T)) << "v7 " << where;
+            EXPECT_TRUE(std::equal(st.begin(), st.end(), s7.begin() + static_cast<std::ptrdiff_t>(i * per))) << where;
+            st = s;
+            wkv5(T, H, N, rows(r, row, T).data(), rows(k, row, T).data(), rows(v, row, T).data(), rows(w, row, T).data(),
+                 C, u.data(), st.data(), y.data(), pool);
+            EXPECT_EQ(y, rows(y5, row, T)) << "v5 " << where;
+            EXPECT_TRUE(std::equal(st.begin(), st.end(), s5.begin() + static_cast<std::ptrdiff_t>(i * per))) << where;
+            st = s;
+            wkv4(T, C, w4.data(), u.data(), rows(k, row, T).data(), rows(v, row, T).data(), st.data(), y.data(), pool);
+            EXPECT_EQ(y, rows(y4, row, T)) << "v4 " << where;
+            EXPECT_TRUE(std::equal(st.begin(), st.begin() + 3 * C, s4.begin() + static_cast<std::ptrdiff_t>(i * per)))
+                << where;
+            row += T;
         }
     }
 }
