@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "rwkv/error.h"
-#include "rwkv/stop.h"
+#include "rwkv/token_text.h"
 
 namespace rwkv {
 
@@ -35,8 +35,7 @@ GenerateResult generate(const Model& model, State& state, const Tokenizer& token
     result.prompt_seconds = seconds_since(t0);
 
     const auto t1 = std::chrono::steady_clock::now();
-    StopMatcher stops(options.stop);
-    std::string pending;  // bytes of a UTF-8 character split across tokens
+    TokenText text(tokenizer, options.stop);
     result.stop_reason = "length";
     auto emit = [&](std::string_view text) {
         result.text += text;
@@ -51,23 +50,18 @@ GenerateResult generate(const Model& model, State& state, const Tokenizer& token
         sampler.accept(token);
         model.eval(state, token, logits.data());
         ++result.generated_tokens;
-        pending += tokenizer.decode_bytes({token});
-        const size_t complete = utf8_complete_prefix(pending);
-        const std::string piece = utf8_sanitize(std::string_view(pending).substr(0, complete));
-        pending.erase(0, complete);
-        const std::string ready = stops.push(piece);
+        const std::string ready = text.push(token);
         if (!ready.empty() && !emit(ready)) {
             result.stop_reason = "callback";
             break;
         }
-        if (stops.stopped()) {
+        if (text.stopped()) {
             result.stop_reason = "stop";
             break;
         }
     }
     if (result.stop_reason != "stop" && result.stop_reason != "callback") {
-        std::string rest = stops.flush();
-        if (!pending.empty()) rest += utf8_sanitize(pending);
+        const std::string rest = text.flush();
         if (!rest.empty()) emit(rest);
     }
     result.generate_seconds = seconds_since(t1);

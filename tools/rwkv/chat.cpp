@@ -1,11 +1,12 @@
-// rwkv chat: RWKV World chat format. The state is kept between turns, so each turn reads only the
-// new message instead of the whole history.
+// rwkv chat: the RWKV World / G1 chat format (rwkv/chat_format.h). The state is kept between turns, so each
+// turn reads only the new message instead of the whole history.
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 
 #include "commands.h"
+#include "rwkv/chat_format.h"
 #include "rwkv/generate.h"
 
 namespace rwkv::cli {
@@ -17,19 +18,6 @@ struct ChatArgs {
     GenerateOptions gen;
     std::string system;
 };
-
-// ChatRWKV's cleanup of a user message: one paragraph, since "\n\n" ends a turn.
-std::string clean_message(std::string s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '\r') continue;
-        if (c == '\n' && !out.empty() && out.back() == '\n') continue;
-        out += c;
-    }
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    size_t start = out.find_first_not_of(" \n");
-    return start == std::string::npos ? std::string() : out.substr(start);
-}
 }  // namespace
 
 Runner add_chat(CLI::App& cmd) {
@@ -46,10 +34,10 @@ Runner add_chat(CLI::App& cmd) {
         auto tokenizer = a->model.load_tokenizer(*model);
         Sampler sampler(a->sampling.resolve());
         State state = model->new_state();
-        a->gen.stop = {"\n\n", "\nUser:"};
+        a->gen.stop = chat_stops();
         const bool interactive = isatty(STDIN_FILENO);
         if (!a->system.empty()) {
-            const std::vector<int32_t> ids = tokenizer->encode(clean_message(a->system) + "\n\n");
+            const std::vector<int32_t> ids = tokenizer->encode("System: " + chat_clean(a->system) + "\n\n");
             model->eval_sequence(state, ids, nullptr, false);
         }
         if (interactive) std::fputs("Type a message; /reset starts over, /quit or Ctrl-D ends.\n", stderr);
@@ -64,9 +52,8 @@ Runner add_chat(CLI::App& cmd) {
                 std::fputs("(state reset)\n", stderr);
                 continue;
             }
-            const std::string msg = clean_message(line);
-            if (msg.empty()) continue;
-            const std::vector<int32_t> ids = tokenizer->encode("User: " + msg + "\n\nAssistant:");
+            if (chat_clean(line).empty()) continue;
+            const std::vector<int32_t> ids = tokenizer->encode(chat_prompt({{"user", line}}, ThinkMode::Plain));
             std::fputs("Assistant:", stdout);
             std::fflush(stdout);
             generate(*model, state, *tokenizer, sampler, ids, a->gen, [](std::string_view s) {
