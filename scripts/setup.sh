@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev libutf8proc-dev
+  nlohmann-json3-dev libcli11-dev libutf8proc-dev libcpp-httplib-dev
   openmpi-bin libopenmpi-dev
 )
 missing=()

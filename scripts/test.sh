@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command: builds and runs every GoogleTest suite, first in Release, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Needs ../shared beside the checkout (test data).
+# AddressSanitizer + UndefinedBehaviorSanitizer (the Node.js serving tests too, which need npm's registry the first
+# time). Needs ../shared beside the checkout (test data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-tests.sh
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"

@@ -23,8 +23,11 @@ enum class ThinkMode {
 // since a blank line ends a turn.
 std::string chat_clean(std::string_view text);
 
-// The prompt for `messages` (each as "Role: text", blank lines between), ending with the assistant's opening.
-// rwkv::Error for an unknown role.
+// One turn, "Role: text" and the blank line after it; rwkv::Error for an unknown role.
+std::string chat_turn(const ChatMessage& message);
+// What the prompt ends with: "Assistant:" and the think mode's opening.
+std::string chat_opening(ThinkMode mode);
+// The prompt for `messages`: their turns, then the opening.
 std::string chat_prompt(const std::vector<ChatMessage>& messages, ThinkMode mode);
 
 // Where a reply ends: a blank line, or the model starting the user's next turn.

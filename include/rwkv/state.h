@@ -43,6 +43,12 @@ public:
     void save(const std::string& path) const;
     // Throws rwkv::Error when the file is malformed or belongs to a different model.
     static State load(const std::string& path, const Model& model);
+    // The same file as bytes (what save writes, what the server's state upload receives); `where` names them in
+    // errors.
+    std::vector<uint8_t> to_bytes() const;
+    static State from_bytes(const std::vector<uint8_t>& bytes, const Model& model, const std::string& where);
+    // The size of a state file for `model`.
+    static size_t file_bytes(const Model& model);
 
 private:
     float* layer_base(int64_t layer) { return data_.data() + layer * shape_.layer_floats(); }

@@ -42,18 +42,23 @@ std::string chat_clean(std::string_view text) {
     return out.substr(begin, end - begin);
 }
 
+std::string chat_turn(const ChatMessage& m) {
+    return std::string(role_name(m.role)) + ": " + chat_clean(m.content) + "\n\n";
+}
+
+std::string chat_opening(ThinkMode mode) {
+    switch (mode) {
+        case ThinkMode::Plain: return "Assistant:";
+        case ThinkMode::Think: return "Assistant: <think";
+        case ThinkMode::NoThink: return "Assistant: <think>\n</think";
+    }
+    return "Assistant:";
+}
+
 std::string chat_prompt(const std::vector<ChatMessage>& messages, ThinkMode mode) {
     std::string prompt;
-    for (const ChatMessage& m : messages) {
-        prompt += role_name(m.role);
-        prompt += ": ";
-        prompt += chat_clean(m.content);
-        prompt += "\n\n";
-    }
-    prompt += "Assistant:";
-    if (mode == ThinkMode::Think) prompt += " <think";
-    if (mode == ThinkMode::NoThink) prompt += " <think>\n</think";
-    return prompt;
+    for (const ChatMessage& m : messages) prompt += chat_turn(m);
+    return prompt + chat_opening(mode);
 }
 
 std::vector<std::string> chat_stops() { return {"\n\n", "\nUser:"}; }

@@ -43,7 +43,7 @@ void State::reset() {
         }
 }
 
-void State::save(const std::string& path) const {
+std::vector<uint8_t> State::to_bytes() const {
     Header h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
     h.format_version = kFormatVersion;
@@ -61,21 +61,33 @@ void State::save(const std::string& path) const {
     std::memcpy(bytes.data(), &h, sizeof h);
     std::memcpy(bytes.data() + sizeof h, data_.data(), data_.size() * sizeof(float));
     std::memcpy(bytes.data() + bytes.size() - sizeof checksum, &checksum, sizeof checksum);
+    return bytes;
+}
+
+void State::save(const std::string& path) const {
+    const std::vector<uint8_t> bytes = to_bytes();
     write_file_atomic(path, bytes.data(), bytes.size());
 }
 
-State State::load(const std::string& path, const Model& model) {
+size_t State::file_bytes(const Model& model) {
     const StateShape want = model.state_shape();
-    const size_t need = sizeof(Header) + static_cast<size_t>(want.n_layer * want.layer_floats()) * sizeof(float) +
-                        sizeof(uint64_t);
+    return sizeof(Header) + static_cast<size_t>(want.n_layer * want.layer_floats()) * sizeof(float) + sizeof(uint64_t);
+}
+
+State State::load(const std::string& path, const Model& model) {
     // Any longer file is not this model's state: refuse it before reading it whole.
-    const std::vector<uint8_t> bytes = read_file_bytes(path, need);
+    return from_bytes(read_file_bytes(path, file_bytes(model)), model, path);
+}
+
+State State::from_bytes(const std::vector<uint8_t>& bytes, const Model& model, const std::string& where) {
+    const StateShape want = model.state_shape();
+    const size_t need = file_bytes(model);
     Header h;
-    if (bytes.size() < sizeof h) throw Error(path + ": not a state file (too short)");
+    if (bytes.size() < sizeof h) throw Error(where + ": not a state file (too short)");
     std::memcpy(&h, bytes.data(), sizeof h);
-    if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) throw Error(path + ": not a state file (bad magic)");
+    if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) throw Error(where + ": not a state file (bad magic)");
     if (h.format_version != kFormatVersion)
-        throw Error(path + ": state file format version " + std::to_string(h.format_version) + " is not supported");
+        throw Error(where + ": state file format version " + std::to_string(h.format_version) + " is not supported");
     StateShape got;
     got.version = static_cast<int>(h.generation);
     got.n_layer = h.n_layer;
@@ -83,16 +95,16 @@ State State::load(const std::string& path, const Model& model) {
     got.n_head = h.n_head;
     got.head_size = h.head_size;
     if (!(got == want) || h.fingerprint != model.fingerprint())
-        throw Error(path + ": state was saved from a different model (RWKV v" + std::to_string(got.version) + ", " +
+        throw Error(where + ": state was saved from a different model (RWKV v" + std::to_string(got.version) + ", " +
                     std::to_string(got.n_layer) + " layers, n_embd " + std::to_string(got.n_embd) + ")");
     State s(want, model.fingerprint());
-    if (h.n_floats != s.data_.size() || bytes.size() != need) throw Error(path + ": state file is truncated or padded");
+    if (h.n_floats != s.data_.size() || bytes.size() != need) throw Error(where + ": state file is truncated or padded");
     std::memcpy(s.data_.data(), bytes.data() + sizeof h, s.data_.size() * sizeof(float));
     uint64_t checksum;
     std::memcpy(&checksum, bytes.data() + bytes.size() - sizeof checksum, sizeof checksum);
     Fnv1a sum;
     sum.add(s.data_.data(), s.data_.size() * sizeof(float));
-    if (sum.value() != checksum) throw Error(path + ": state file is corrupted (checksum mismatch)");
+    if (sum.value() != checksum) throw Error(where + ": state file is corrupted (checksum mismatch)");
     return s;
 }
 

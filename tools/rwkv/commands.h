@@ -24,6 +24,7 @@ Runner add_init(CLI::App& app);
 Runner add_convert(CLI::App& app);
 Runner add_train(CLI::App& app);
 Runner add_data(CLI::App& app);
+Runner add_serve(CLI::App& app);
 
 // Options shared by the commands that load a model.
 struct ModelOptions {

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
     add("init", "write a random-weight model of any published shape and weight type (GGUF)", rwkv::cli::add_init);
     add("convert", "convert a model file to GGUF with projections in a chosen weight type", rwkv::cli::add_convert);
     add("data", "tokenize text files or JSON Lines into a token file for training", rwkv::cli::add_data);
+    add("serve", "an OpenAI-compatible HTTP server batching every conversation into one step, with a chat page",
+        rwkv::cli::add_serve);
     add("train", "train or fine-tune an RWKV-7 / RWKV-4 model on a token file (mpirun for several processes)",
         rwkv::cli::add_train);
     try {
