@@ -231,6 +231,7 @@ ApiRequest parse_request(Endpoint endpoint, const json& body, const ApiContext& 
     r.job.n = static_cast<int>(read_int(body, "n", 1, 1, ctx.parallel));
     read_stop(body, r);
     read_logit_bias(body, ctx.model.info().n_vocab, r);
+    r.job.stop_at_eos = !read_bool(body, "ignore_eos", false);  // llama.cpp's server's extension, for benchmarks
     r.stream = read_bool(body, "stream", false);
     if (const json* o = field(body, "stream_options")) {
         if (!o->is_object()) bad("stream_options", "must be an object");
