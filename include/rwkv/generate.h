@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rwkv/grammar.h"
 #include "rwkv/model.h"
 #include "rwkv/sampler.h"
 #include "rwkv/tokenizer.h"
@@ -18,12 +19,14 @@ struct GenerateOptions {
     int64_t max_tokens = 128;
     std::vector<std::string> stop;  // stop sequences: generation ends before the first one
     bool stop_at_eos = true;        // end at the tokenizer's end-of-text id
+    // When set, the reply is held to it (rwkv/grammar.h) and ends, reason "grammar", once it is complete.
+    std::shared_ptr<const Grammar> grammar;
 };
 
 struct GenerateResult {
     int64_t prompt_tokens = 0, generated_tokens = 0;
     double prompt_seconds = 0, generate_seconds = 0;
-    std::string stop_reason;  // "length", "stop", "eos", "callback"
+    std::string stop_reason;  // "length", "stop", "eos", "grammar", "callback"
     std::string text;         // everything streamed
 };
 

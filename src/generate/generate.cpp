@@ -1,6 +1,7 @@
 #include "rwkv/generate.h"
 
 #include <chrono>
+#include <optional>
 
 #include "rwkv/error.h"
 #include "rwkv/token_text.h"
@@ -41,12 +42,17 @@ GenerateResult generate(const Model& model, State& state, const Tokenizer& token
         result.text += text;
         return !on_text || on_text(text);
     };
+    std::optional<GrammarMatcher> grammar;
+    if (options.grammar)
+        grammar.emplace(options.grammar, std::make_shared<const TokenTrie>(tokenizer), tokenizer.eos_id());
     for (int64_t i = 0; i < options.max_tokens; ++i) {
+        if (grammar) grammar->mask(logits.data(), logits.size());
         const int32_t token = sampler.sample(logits.data(), logits.size());
-        if (options.stop_at_eos && token == tokenizer.eos_id()) {
-            result.stop_reason = "eos";
+        if ((options.stop_at_eos || grammar) && token == tokenizer.eos_id()) {
+            result.stop_reason = grammar ? "grammar" : "eos";
             break;
         }
+        if (grammar) grammar->accept(token);
         sampler.accept(token);
         model.eval(state, token, logits.data());
         ++result.generated_tokens;
@@ -57,6 +63,10 @@ GenerateResult generate(const Model& model, State& state, const Tokenizer& token
         }
         if (text.stopped()) {
             result.stop_reason = "stop";
+            break;
+        }
+        if (grammar && grammar->must_end()) {
+            result.stop_reason = "grammar";
             break;
         }
     }

@@ -6,7 +6,7 @@
 
 namespace rwkv::serve {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // objects keep their order: a schema's properties, a reply's fields
 
 json ApiError::body() const {
     return {{"error",
@@ -117,6 +117,135 @@ void read_prompt(const json& body, const ApiContext& ctx, ApiRequest& r) {
     if (r.job.prompt.empty()) r.job.prompt.push_back(ctx.tokenizer.eos_id());
 }
 
+// response_format: text (nothing), json_object (any object) or json_schema (its schema); the schema's value
+// grammar, or null for text.
+const json* response_schema(const json& body, json& any_object) {
+    const json* f = field(body, "response_format");
+    if (!f) return nullptr;
+    if (!f->is_object() || !f->contains("type") || !(*f)["type"].is_string())
+        bad("response_format", "must be an object with a type (text, json_object or json_schema)");
+    const std::string type = (*f)["type"].get<std::string>();
+    if (type == "text") return nullptr;
+    if (type == "json_object") {
+        any_object = {{"type", "object"}};
+        return &any_object;
+    }
+    if (type != "json_schema") bad("response_format", "has type '" + type + "'; it must be text, json_object or json_schema");
+    const json* js = field(*f, "json_schema");
+    if (!js || !js->is_object()) bad("response_format", "of type json_schema needs a json_schema object");
+    const json* schema = field(*js, "schema");
+    if (!schema) {
+        any_object = json::object();  // OpenAI: no schema, any JSON
+        return &any_object;
+    }
+    return schema;
+}
+
+// A function tool's name, checked.
+std::string tool_name(const json& tool, const std::string& name) {
+    if (!tool.is_object() || tool.value("type", "") != "function" || !tool.contains("function") || !tool["function"].is_object())
+        bad(name, "must be {\"type\": \"function\", \"function\": {...}}");
+    const json& f = tool["function"];
+    if (!f.contains("name") || !f["name"].is_string() || f["name"].get<std::string>().empty())
+        bad(name + ".function.name", "must be a non-empty string");
+    if (f.contains("parameters") && !f["parameters"].is_null() && !f["parameters"].is_object())
+        bad(name + ".function.parameters", "must be a JSON schema object");
+    return f["name"].get<std::string>();
+}
+
+// tools + tool_choice: the system turn that describes the tools, and the schema a reply must match:
+// {"tool_calls": [{"name", "arguments"}, ...]} or, where the choice allows an answer, {"response": ...}.
+// Returns false when no tool may be called (no tools, or tool_choice "none").
+bool read_tools(const json& body, const json* response, std::string& described, json& schema) {
+    const json* tools = field(body, "tools");
+    const json* choice = field(body, "tool_choice");
+    if (!tools) {
+        if (choice && !(choice->is_string() && *choice == "none")) bad("tool_choice", "needs tools");
+        return false;
+    }
+    if (!tools->is_array()) bad("tools", "must be an array");
+    if (tools->empty()) return false;
+    std::string mode = "auto", forced;
+    if (choice) {
+        if (choice->is_string()) {
+            mode = choice->get<std::string>();
+            if (mode != "auto" && mode != "none" && mode != "required")
+                bad("tool_choice", "must be none, auto, required or a function");
+        } else if (choice->is_object() && choice->value("type", "") == "function" && choice->contains("function") &&
+                   (*choice)["function"].is_object() && (*choice)["function"].contains("name") &&
+                   (*choice)["function"]["name"].is_string()) {
+            mode = "function";
+            forced = (*choice)["function"]["name"].get<std::string>();
+        } else {
+            bad("tool_choice", "must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+        }
+    }
+    if (mode == "none") return false;
+    const bool parallel = read_bool(body, "parallel_tool_calls", true);
+    json calls = json::array();
+    std::string listing;
+    bool found = forced.empty();
+    for (size_t i = 0; i < tools->size(); ++i) {
+        const json& tool = (*tools)[i];
+        const std::string name = tool_name(tool, "tools[" + std::to_string(i) + "]");
+        const json& f = tool["function"];
+        const json params = f.contains("parameters") && !f["parameters"].is_null() ? f["parameters"] : json{{"type", "object"}};
+        json entry = {{"name", name}, {"parameters", params}};
+        if (f.contains("description") && f["description"].is_string()) entry["description"] = f["description"];
+        listing += entry.dump() + "\n";
+        if (!forced.empty() && name != forced) continue;
+        found = true;
+        calls.push_back({{"type", "object"},
+                         {"properties", {{"name", {{"const", name}}}, {"arguments", params}}},
+                         {"required", {"name", "arguments"}},
+                         {"additionalProperties", false}});
+    }
+    if (!found) bad("tool_choice", "names the function '" + forced + "', which is not among the tools");
+    json call_list = {{"type", "array"}, {"items", {{"anyOf", calls}}}, {"minItems", 1}};
+    if (!parallel || mode == "function") call_list["maxItems"] = 1;
+    const json with_calls = {{"type", "object"},
+                             {"properties", {{"tool_calls", call_list}}},
+                             {"required", {"tool_calls"}},
+                             {"additionalProperties", false}};
+    if (mode == "auto") {
+        const json answer = {{"type", "object"},
+                             {"properties", {{"response", response ? *response : json{{"type", "string"}}}}},
+                             {"required", {"response"}},
+                             {"additionalProperties", false}};
+        schema = {{"anyOf", {with_calls, answer}}};
+    } else {
+        schema = with_calls;
+    }
+    described = "You can call these functions (tools), described as JSON:\n" + listing +
+                (mode == "auto" ? "Reply with JSON only: {\"tool_calls\": [{\"name\": ..., \"arguments\": {...}}]} to call "
+                                  "tools, or {\"response\": ...} to answer the user directly."
+                                : "Reply with JSON only: {\"tool_calls\": [{\"name\": ..., \"arguments\": {...}}]}.");
+    return true;
+}
+
+// An assistant message's turn when tools are in use: what the model would have written.
+std::string assistant_tool_text(const json& msg, const std::string& name, const std::string& content) {
+    const json* calls = field(msg, "tool_calls");
+    if (!calls) return json{{"response", content}}.dump();
+    if (!calls->is_array()) bad(name + ".tool_calls", "must be an array");
+    json out = json::array();
+    for (size_t i = 0; i < calls->size(); ++i) {
+        const json& c = (*calls)[i];
+        const std::string cn = name + ".tool_calls[" + std::to_string(i) + "]";
+        if (!c.is_object() || !c.contains("function") || !c["function"].is_object() || !c["function"].contains("name") ||
+            !c["function"]["name"].is_string())
+            bad(cn, "must be {\"id\": ..., \"type\": \"function\", \"function\": {\"name\": ..., \"arguments\": ...}}");
+        json args = json::object();
+        if (const json* a = field(c["function"], "arguments")) {
+            if (!a->is_string()) bad(cn + ".function.arguments", "must be a string of JSON");
+            args = json::parse(a->get<std::string>(), nullptr, false);
+            if (args.is_discarded()) bad(cn + ".function.arguments", "is not JSON");
+        }
+        out.push_back({{"name", c["function"]["name"]}, {"arguments", args}});
+    }
+    return json{{"tool_calls", out}}.dump();
+}
+
 void read_messages(const json& body, const ApiContext& ctx, ApiRequest& r) {
     const json* m = field(body, "messages");
     if (!m) bad("messages", "is required");
@@ -124,6 +253,22 @@ void read_messages(const json& body, const ApiContext& ctx, ApiRequest& r) {
     if (const json* t = field(body, "think")) {
         if (!t->is_boolean()) bad("think", "must be true or false");
         r.think = t->get<bool>() ? ThinkMode::Think : ThinkMode::NoThink;
+    }
+    json any_object, tools_schema;
+    const json* response = response_schema(body, any_object);
+    std::string described;
+    r.tools = read_tools(body, response, described, tools_schema);
+    if (r.tools) {
+        r.job.prompt = ctx.tokenizer.encode(chat_turn({"system", described}));
+        response = &tools_schema;
+    }
+    if (response) {
+        try {
+            r.job.grammar = json_schema_grammar(response->dump());
+        } catch (const Error& e) {
+            bad(r.tools ? "tools" : "response_format", std::string("cannot be enforced: ") + e.what());
+        }
+        if (r.think == ThinkMode::Think) r.think = ThinkMode::NoThink;  // a held reply starts with its JSON
     }
     // Turn by turn, so a turn's tokens do not depend on what follows it: the state after the last message is
     // kept, and the next request of the conversation, which repeats these turns, resumes from it.
@@ -133,6 +278,8 @@ void read_messages(const json& body, const ApiContext& ctx, ApiRequest& r) {
         if (!msg.is_object()) bad(name, "must be an object");
         if (!msg.contains("role") || !msg["role"].is_string()) bad(name + ".role", "must be a string");
         ChatMessage cm{msg["role"].get<std::string>(), message_text(msg.value("content", json()), name + ".content")};
+        if (cm.role == "assistant" && (r.tools || field(msg, "tool_calls")))
+            cm.content = assistant_tool_text(msg, name, cm.content);
         std::string turn;
         try {
             turn = chat_turn(cm);
@@ -197,11 +344,19 @@ ApiRequest parse_request(Endpoint endpoint, const json& body, const ApiContext& 
         read_messages(body, ctx, r);
     else
         read_prompt(body, ctx, r);
-    for (const char* unsupported : {"tools", "tool_choice", "response_format", "functions", "function_call"})
-        if (const json* v = field(body, unsupported);
-            v && !(v->is_string() && (*v == "none" || *v == "auto")) && !(v->is_array() && v->empty()) &&
-            !(v->is_object() && v->value("type", "") == "text"))
-            bad(unsupported, "is not supported by this server yet");
+    if (endpoint == Endpoint::Completions) {
+        json any_object;
+        if (const json* schema = response_schema(body, any_object)) {
+            try {
+                r.job.grammar = json_schema_grammar(schema->dump());
+            } catch (const Error& e) {
+                bad("response_format", std::string("cannot be enforced: ") + e.what());
+            }
+        }
+        if (field(body, "tools")) bad("tools", "are for /v1/chat/completions");
+    }
+    for (const char* old : {"functions", "function_call"})
+        if (field(body, old)) bad(old, "is OpenAI's deprecated form; send tools and tool_choice");
     if (read_bool(body, "logprobs", false) || field(body, "top_logprobs")) bad("logprobs", "are not supported");
     if (field(body, "echo") && read_bool(body, "echo", false)) bad("echo", "is not supported");
 
@@ -246,13 +401,14 @@ ApiRequest parse_request(Endpoint endpoint, const json& body, const ApiContext& 
 
 Reply::Reply(const ApiRequest& request, std::string model_id, int64_t prompt_tokens)
     : endpoint_(request.endpoint),
+      tools_(request.tools),
       id_((request.endpoint == Endpoint::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(std::random_device{}()) +
           std::to_string(std::time(nullptr))),
       model_id_(std::move(model_id)),
       created_(static_cast<int64_t>(std::time(nullptr))),
       prompt_tokens_(prompt_tokens) {
     for (int i = 0; i < request.job.n; ++i)
-        choices_.push_back({ReplySplitter(request.endpoint == Endpoint::Chat ? request.think : ThinkMode::Plain), {}, {}, {}, 0, false});
+        choices_.push_back({ReplySplitter(request.endpoint == Endpoint::Chat ? request.think : ThinkMode::Plain), {}, {}, {}, 0, false, {}});
 }
 
 namespace {
@@ -297,16 +453,45 @@ std::vector<json> Reply::stream(const JobEvent& e) {
         parts = e.finished ? c.split.flush() : c.split.push(e.text);
     else
         parts.content = e.text;
-    if (!parts.reasoning.empty() || !parts.content.empty())
+    // A tool reply is JSON to be taken apart at its end, so it streams as one piece then.
+    if (!tools_ && (!parts.reasoning.empty() || !parts.content.empty()))
         out.push_back(delta_chunk(e.choice, parts.reasoning, parts.content, ""));
     c.reasoning += parts.reasoning;
     c.content += parts.content;
     if (e.finished) {
         c.finish_reason = finish_reason(e.finish_reason);
+        if (tools_) {
+            settle_tools(c);
+            json piece = delta_chunk(e.choice, c.reasoning, c.content, "");
+            if (!c.tool_calls.is_null()) {
+                json calls = c.tool_calls;
+                for (size_t i = 0; i < calls.size(); ++i) calls[i]["index"] = i;
+                piece["choices"][0]["delta"]["tool_calls"] = calls;
+            }
+            out.push_back(piece);
+        }
         ++finished_;
         out.push_back(delta_chunk(e.choice, "", "", c.finish_reason));
     }
     return out;
+}
+
+void Reply::settle_tools(Choice& c) {
+    // Held to the grammar, a reply that ended by itself always parses; one cut off at its length stays text.
+    const json reply = json::parse(c.content, nullptr, false);
+    if (reply.is_discarded() || !reply.is_object()) return;
+    if (const auto calls = reply.find("tool_calls"); calls != reply.end() && calls->is_array()) {
+        c.tool_calls = json::array();
+        for (const json& call : *calls) {
+            c.tool_calls.push_back({{"id", "call_" + std::to_string(std::random_device{}()) + std::to_string(c.tool_calls.size())},
+                                    {"type", "function"},
+                                    {"function", {{"name", call.value("name", "")}, {"arguments", call.value("arguments", json::object()).dump()}}}});
+        }
+        c.content.clear();
+        if (c.finish_reason == "stop") c.finish_reason = "tool_calls";
+    } else if (const auto answer = reply.find("response"); answer != reply.end()) {
+        c.content = answer->is_string() ? answer->get<std::string>() : answer->dump();
+    }
 }
 
 void Reply::add(const JobEvent& e) { stream(e); }
@@ -331,7 +516,8 @@ json Reply::response() const {
         const Choice& c = choices_[i];
         json choice = {{"index", i}, {"logprobs", nullptr}, {"finish_reason", c.finish_reason}};
         if (endpoint_ == Endpoint::Chat) {
-            json message = {{"role", "assistant"}, {"content", c.content}};
+            json message = {{"role", "assistant"}, {"content", c.tool_calls.is_null() ? json(c.content) : json(nullptr)}};
+            if (!c.tool_calls.is_null()) message["tool_calls"] = c.tool_calls;
             if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;
             choice["message"] = message;
         } else {

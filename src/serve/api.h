@@ -23,7 +23,7 @@ public:
     ApiError(int status, const std::string& message, std::string type = "invalid_request_error", std::string param = {},
              std::string code = {})
         : Error(message), status(status), type(std::move(type)), param(std::move(param)), code(std::move(code)) {}
-    nlohmann::json body() const;
+    nlohmann::ordered_json body() const;
 
     int status;
     std::string type, param, code;
@@ -62,10 +62,13 @@ struct ApiRequest {
     JobParams job;
     bool stream = false, include_usage = false;
     ThinkMode think = ThinkMode::Plain;
+    // The reply is the tool-call JSON the grammar holds it to ({"tool_calls": [...]} or {"response": ...}), turned
+    // into OpenAI's tool_calls or content when it ends.
+    bool tools = false;
 };
 
 // The request's JSON body into a job; ApiError naming the field at fault.
-ApiRequest parse_request(Endpoint endpoint, const nlohmann::json& body, const ApiContext& context);
+ApiRequest parse_request(Endpoint endpoint, const nlohmann::ordered_json& body, const ApiContext& context);
 
 // The response, built from the job's events as they come.
 class Reply {
@@ -74,15 +77,15 @@ public:
 
     // Streaming: the chunks (each a "data: …" payload) this event makes; the first call also gives the
     // opening chunks (a chat reply's role).
-    std::vector<nlohmann::json> stream(const JobEvent& event);
+    std::vector<nlohmann::ordered_json> stream(const JobEvent& event);
     // The final chunk with the usage, when the request asked for it (stream_options.include_usage).
-    nlohmann::json usage_chunk() const;
+    nlohmann::ordered_json usage_chunk() const;
     // Not streaming: takes the event in.
     void add(const JobEvent& event);
     // Every choice has finished.
     bool done() const { return finished_ == static_cast<int>(choices_.size()); }
     // The whole response, once done().
-    nlohmann::json response() const;
+    nlohmann::ordered_json response() const;
     int64_t completion_tokens() const;
 
 private:
@@ -92,12 +95,16 @@ private:
         std::string finish_reason;
         int64_t tokens = 0;
         bool opened = false;
+        nlohmann::ordered_json tool_calls;  // OpenAI's tool_calls, once a tool reply has ended with some
     };
-    nlohmann::json envelope(const char* object) const;
-    nlohmann::json delta_chunk(int index, const std::string& reasoning, const std::string& content,
+    // A tool reply's text into its content or tool calls, and the finish reason that goes with it.
+    void settle_tools(Choice& c);
+    nlohmann::ordered_json envelope(const char* object) const;
+    nlohmann::ordered_json delta_chunk(int index, const std::string& reasoning, const std::string& content,
                                const std::string& finish_reason) const;
 
     Endpoint endpoint_;
+    bool tools_;
     std::string id_, model_id_;
     int64_t created_, prompt_tokens_;
     std::vector<Choice> choices_;

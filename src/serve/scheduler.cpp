@@ -30,9 +30,11 @@ void Job::post(JobEvent event) {
 struct Scheduler::Slot {
     enum class Phase { Prompt, Follow, Decode, Done };
 
-    Slot(std::shared_ptr<Job> j, int c, State s, const Tokenizer& tokenizer)
+    Slot(std::shared_ptr<Job> j, int c, State s, const Tokenizer& tokenizer, std::shared_ptr<const TokenTrie> trie)
         : job(std::move(j)), choice(c), state(std::move(s)), sampler(with_seed(job->params().sampling, c)),
-          text(tokenizer, job->params().stop) {}
+          text(tokenizer, job->params().stop) {
+        if (job->params().grammar) grammar.emplace(job->params().grammar, std::move(trie), tokenizer.eos_id());
+    }
     static SamplerParams with_seed(SamplerParams p, int choice) {
         p.seed += static_cast<uint64_t>(choice);
         return p;
@@ -54,7 +56,8 @@ struct Scheduler::Slot {
     int32_t feed = -1;           // the sampled token the next step reads
     bool stepped = false;        // took part in this step as a decoding sequence
     int64_t generated = 0;
-    std::vector<float> work;     // logits with the job's bias added
+    std::vector<float> work;     // logits with the job's bias added and the grammar's mask
+    std::optional<GrammarMatcher> grammar;
 };
 
 Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, SchedulerOptions options)
@@ -74,6 +77,7 @@ std::shared_ptr<Job> Scheduler::submit(JobParams params) {
     if (params.max_tokens < 0) throw Error("max_tokens must not be negative");
     Sampler check(params.sampling);  // rwkv::Error naming a bad setting
     (void)check;
+    if (params.grammar) std::call_once(trie_once_, [&] { trie_ = std::make_shared<const TokenTrie>(tokenizer_); });
     std::shared_ptr<Job> job;
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -176,7 +180,7 @@ void Scheduler::admit() {
         Slot* leader = nullptr;
         for (int c = 0; c < p.n; ++c) {
             State state = p.initial ? *p.initial : model_.new_state();
-            auto slot = std::make_unique<Slot>(job, c, std::move(state), tokenizer_);
+            auto slot = std::make_unique<Slot>(job, c, std::move(state), tokenizer_, trie_);
             if (c == 0) {
                 const size_t hit = cache_.lookup(p.origin, p.prompt, slot->state, slot->logits);
                 slot->prompt_pos = hit;
@@ -281,13 +285,15 @@ void Scheduler::sample(Slot& s) {
     const JobParams& p = s.params();
     if (s.generated >= p.max_tokens) return finish(s, "length");
     const float* logits = s.logits.data();
-    if (!p.logit_bias.empty()) {
+    if (!p.logit_bias.empty() || s.grammar) {
         s.work = s.logits;
         for (const auto& [id, bias] : p.logit_bias) s.work[static_cast<size_t>(id)] += bias;
+        if (s.grammar) s.grammar->mask(s.work.data(), s.work.size());
         logits = s.work.data();
     }
     const int32_t token = s.sampler.sample(logits, s.logits.size());
-    if (p.stop_at_eos && token == tokenizer_.eos_id()) return finish(s, "stop");
+    if ((p.stop_at_eos || s.grammar) && token == tokenizer_.eos_id()) return finish(s, "stop");
+    if (s.grammar) s.grammar->accept(token);
     s.sampler.accept(token);
     ++s.generated;
     {
@@ -296,7 +302,7 @@ void Scheduler::sample(Slot& s) {
     }
     std::string text = s.text.push(token);
     if (!text.empty()) s.job->post({s.choice, std::move(text), false, "", s.generated});
-    if (s.text.stopped()) return finish(s, "stop");
+    if (s.text.stopped() || (s.grammar && s.grammar->must_end())) return finish(s, "stop");
     if (s.generated >= p.max_tokens) return finish(s, "length");
     s.feed = token;
     s.has_logits = false;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "rwkv/grammar.h"
 #include "rwkv/model.h"
 #include "rwkv/sampler.h"
 #include "rwkv/tokenizer.h"
@@ -33,6 +34,7 @@ struct JobParams {
     std::vector<std::pair<int32_t, float>> logit_bias;  // added to the logits before sampling
     std::vector<std::string> stop;
     bool stop_at_eos = true;
+    std::shared_ptr<const Grammar> grammar;  // when set, every choice is held to it and ends when it is complete
     int n = 1;  // choices: the prompt is read once, then each is sampled on its own (seed + choice)
 };
 
@@ -117,6 +119,8 @@ private:
     const Model& model_;
     const Tokenizer& tokenizer_;
     SchedulerOptions options_;
+    std::once_flag trie_once_;
+    std::shared_ptr<const TokenTrie> trie_;  // the vocabulary's bytes, made for the first job with a grammar
     Session session_;
     StateCache cache_;
 

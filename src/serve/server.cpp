@@ -16,7 +16,7 @@
 
 namespace rwkv::serve {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // objects keep their order: a schema's properties, a reply's fields
 using Clock = std::chrono::steady_clock;
 
 namespace {

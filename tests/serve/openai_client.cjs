@@ -59,6 +59,60 @@ async function main() {
   const forced = await client.completions.create({ model, prompt: "X", max_tokens: 5, logit_bias: { 65: 100 } });
   assert.equal(forced.choices[0].text, "AAAAA");
 
+  // Structured output: response_format json_schema holds every reply to the schema.
+  const schema = {
+    type: "object",
+    properties: { name: { type: "string", maxLength: 10 }, rank: { enum: ["duke", "earl"] }, age: { type: "integer" } },
+    required: ["name", "rank", "age"],
+    additionalProperties: false,
+  };
+  const structured = await client.chat.completions.create({
+    model, messages: [{ role: "user", content: "A noble, as JSON." }], max_tokens: 300, seed: 3, n: 3,
+    response_format: { type: "json_schema", json_schema: { name: "noble", schema, strict: true } },
+  });
+  for (const choice of structured.choices) {
+    assert.equal(choice.finish_reason, "stop");
+    const v = JSON.parse(choice.message.content);
+    assert.deepEqual(Object.keys(v), ["name", "rank", "age"]);
+    assert.ok(["duke", "earl"].includes(v.rank) && Number.isInteger(v.age) && typeof v.name === "string");
+  }
+
+  // Tool calls: a forced function comes back as tool_calls, its arguments JSON matching the parameters, whole
+  // and streamed (the client assembles the streamed call).
+  const tools = [{
+    type: "function",
+    function: {
+      name: "summon", description: "Summon a person",
+      parameters: { type: "object", properties: { who: { type: "string", maxLength: 12 }, haste: { type: "boolean" } }, required: ["who", "haste"] },
+    },
+  }];
+  const toolReq = { model, messages: [{ role: "user", content: "Fetch the duke." }], tools, max_tokens: 300, seed: 9,
+                    tool_choice: { type: "function", function: { name: "summon" } } };
+  const called = await client.chat.completions.create(toolReq);
+  assert.equal(called.choices[0].finish_reason, "tool_calls");
+  const call = called.choices[0].message.tool_calls[0];
+  assert.equal(call.type, "function");
+  assert.equal(call.function.name, "summon");
+  const args = JSON.parse(call.function.arguments);
+  assert.equal(typeof args.who, "string");
+  assert.equal(typeof args.haste, "boolean");
+  const toolStream = await client.chat.completions.create({ ...toolReq, stream: true });
+  let streamedCall = null;
+  let toolFinish = null;
+  for await (const chunk of toolStream) {
+    const d = chunk.choices[0].delta;
+    if (d.tool_calls) streamedCall = d.tool_calls[0];
+    toolFinish = chunk.choices[0].finish_reason || toolFinish;
+  }
+  assert.equal(toolFinish, "tool_calls");
+  assert.equal(streamedCall.function.arguments, call.function.arguments);  // the same seed, the same call
+  // The result goes back as a tool message; the conversation continues.
+  const after = await client.chat.completions.create({
+    model, tools, max_tokens: 40, seed: 1,
+    messages: [...toolReq.messages, called.choices[0].message, { role: "tool", tool_call_id: call.id, content: "He comes." }],
+  });
+  assert.ok(["stop", "length", "tool_calls"].includes(after.choices[0].finish_reason));
+
   // Errors come back as the client's typed errors, with OpenAI's status codes.
   await assert.rejects(client.completions.create({ model: "gpt-4", prompt: "x" }), (e) => e.status === 404 && e instanceof OpenAI.NotFoundError);
   await assert.rejects(client.completions.create({ model, prompt: "x", max_tokens: 10 ** 9 }), (e) => e.status === 400 && e instanceof OpenAI.BadRequestError);

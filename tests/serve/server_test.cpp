@@ -169,6 +169,135 @@ TEST(Server, ChatRepliesInOpenAIsShapeAndResumesFromTheCache) {
     EXPECT_EQ(content, b["choices"][0]["message"]["content"]);
 }
 
+TEST(Server, JsonSchemaRepliesAlwaysParseAndMatch) {
+    Running s;
+    auto c = s.client();
+    const json schema = {{"type", "object"},
+                         {"properties", {{"name", {{"type", "string"}, {"maxLength", 8}}},
+                                         {"legs", {{"type", "integer"}}},
+                                         {"kind", {{"enum", {"bird", "beast"}}}}}},
+                         {"required", {"name", "legs", "kind"}},
+                         {"additionalProperties", false}};
+    const json req = {{"messages", json::array({{{"role", "user"}, {"content", "Describe an animal."}}})},
+                      {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "animal"}, {"schema", schema}}}}},
+                      {"max_tokens", 400},
+                      {"temperature", 1.5},
+                      {"seed", 11},
+                      {"n", 4}};
+    int status = 0;
+    const json r = post(c, "/v1/chat/completions", req, &status);
+    ASSERT_EQ(status, 200) << r.dump();
+    ASSERT_EQ(r["choices"].size(), 4u);
+    for (const json& choice : r["choices"]) {
+        EXPECT_EQ(choice["finish_reason"], "stop");
+        const json v = json::parse(choice["message"]["content"].get<std::string>());
+        // The schema's order, and its types.
+        ASSERT_EQ(v.size(), 3u);
+        EXPECT_TRUE(v["name"].is_string());
+        EXPECT_TRUE(v["legs"].is_number_integer());
+        EXPECT_TRUE(v["kind"] == "bird" || v["kind"] == "beast") << v.dump();
+    }
+    // The same on /v1/completions, with json_object.
+    const json any = post(c, "/v1/completions",
+                          {{"prompt", "{"}, {"max_tokens", 400}, {"seed", 2}, {"response_format", {{"type", "json_object"}}}},
+                          &status);
+    ASSERT_EQ(status, 200);
+    if (any["choices"][0]["finish_reason"] == "stop") EXPECT_TRUE(json::parse(any["choices"][0]["text"].get<std::string>()).is_object());
+    // What cannot be enforced is refused, naming the field.
+    json bad = req;
+    bad["response_format"]["json_schema"]["schema"] = {{"type", "string"}, {"pattern", "^a+$"}};
+    const json e = post(c, "/v1/chat/completions", bad, &status);
+    EXPECT_EQ(status, 400);
+    EXPECT_EQ(e["error"]["param"], "response_format");
+    EXPECT_NE(e["error"]["message"].get<std::string>().find("pattern"), std::string::npos);
+}
+
+TEST(Server, ToolCallsComeInOpenAIsShape) {
+    Running s;
+    auto c = s.client();
+    const json tools = json::array(
+        {{{"type", "function"},
+          {"function", {{"name", "get_weather"},
+                        {"description", "The weather in a city"},
+                        {"parameters", {{"type", "object"},
+                                        {"properties", {{"city", {{"type", "string"}, {"maxLength", 10}}},
+                                                        {"days", {{"type", "integer"}}}}},
+                                        {"required", {"city"}}}}}}},
+         {{"type", "function"}, {"function", {{"name", "noon"}, {"parameters", {{"type", "object"}, {"properties", json::object()}, {"additionalProperties", false}}}}}}});
+    json req = {{"messages", json::array({{{"role", "user"}, {"content", "Weather in Rome?"}}})},
+                {"tools", tools},
+                {"tool_choice", "required"},
+                {"parallel_tool_calls", false},  // one call each, so that a random model ends within max_tokens
+                {"max_tokens", 400},
+                {"seed", 5},
+                {"n", 3}};
+    int status = 0;
+    const json r = post(c, "/v1/chat/completions", req, &status);
+    ASSERT_EQ(status, 200) << r.dump();
+    for (const json& choice : r["choices"]) {
+        ASSERT_EQ(choice["finish_reason"], "tool_calls") << choice.dump();
+        EXPECT_TRUE(choice["message"]["content"].is_null());
+        const json& calls = choice["message"]["tool_calls"];
+        ASSERT_EQ(calls.size(), 1u);
+        for (const json& call : calls) {
+            EXPECT_EQ(call["type"], "function");
+            EXPECT_EQ(call["id"].get<std::string>().rfind("call_", 0), 0u);
+            const json args = json::parse(call["function"]["arguments"].get<std::string>());
+            if (call["function"]["name"] == "get_weather") {
+                EXPECT_TRUE(args["city"].is_string());
+            } else {
+                EXPECT_EQ(call["function"]["name"], "noon");
+                EXPECT_EQ(args, json::object());
+            }
+        }
+    }
+    // One named function, streamed: the call arrives in a delta with its index.
+    req["tool_choice"] = {{"type", "function"}, {"function", {{"name", "noon"}}}};
+    req["stream"] = true;
+    req["n"] = 1;
+    auto streamed = c.Post("/v1/chat/completions", req.dump(), "application/json");
+    ASSERT_TRUE(streamed);
+    bool called = false;
+    for (const std::string& ev : events(streamed->body)) {
+        if (ev == "[DONE]") continue;
+        const json chunk = json::parse(ev);
+        const json& delta = chunk["choices"][0]["delta"];
+        if (delta.contains("tool_calls")) {
+            EXPECT_EQ(delta["tool_calls"][0]["index"], 0);
+            EXPECT_EQ(delta["tool_calls"][0]["function"]["name"], "noon");
+            called = true;
+        }
+        if (!chunk["choices"][0]["finish_reason"].is_null()) EXPECT_EQ(chunk["choices"][0]["finish_reason"], "tool_calls");
+    }
+    EXPECT_TRUE(called);
+    // The conversation goes on with the call and its result in the history; "auto" may answer or call.
+    req.erase("stream");
+    req["tool_choice"] = "auto";
+    req["messages"].push_back({{"role", "assistant"},
+                               {"content", nullptr},
+                               {"tool_calls", r["choices"][0]["message"]["tool_calls"]}});
+    req["messages"].push_back({{"role", "tool"}, {"tool_call_id", r["choices"][0]["message"]["tool_calls"][0]["id"]}, {"content", "sunny"}});
+    const json next = post(c, "/v1/chat/completions", req, &status);
+    ASSERT_EQ(status, 200) << next.dump();
+    const json& m = next["choices"][0]["message"];
+    // A reply cut off at max_tokens stays text, as it came.
+    EXPECT_TRUE((m["content"].is_string() && next["choices"][0]["finish_reason"] != "tool_calls") ||
+                (m.contains("tool_calls") && next["choices"][0]["finish_reason"] == "tool_calls"))
+        << next.dump();
+    // Mistakes name their field.
+    for (const auto& [field, value] : std::vector<std::pair<std::string, json>>{
+             {"tool_choice", {{"type", "function"}, {"function", {{"name", "nowhere"}}}}},
+             {"tools", "get_weather"},
+             {"tools", json::array({{{"type", "function"}, {"function", {{"name", 3}}}}})},
+             {"functions", json::array()}}) {
+        json bad = req;
+        bad[field] = value;
+        const json e = post(c, "/v1/chat/completions", bad, &status);
+        EXPECT_EQ(status, 400) << field;
+        EXPECT_EQ(e["error"]["param"].get<std::string>().rfind(field, 0), 0u) << e.dump();
+    }
+}
+
 TEST(Server, BadRequestsGetTheirStatusAndTheServerServesOn) {
     ServerOptions so = test_options();
     so.api_key = "secret";

@@ -2,17 +2,25 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "core/file_util.h"
 #include "rwkv/generate.h"
 
 namespace rwkv::cli {
 
 namespace {
+std::string schema_text(const std::string& path) {
+    const std::vector<uint8_t> bytes = read_file_bytes(path, size_t{1} << 20);
+    return std::string(bytes.begin(), bytes.end());
+}
+
 struct GenerateArgs {
     ModelOptions model;
     SamplingOptions sampling;
     std::string prompt;
     GenerateOptions gen;
     std::string state_in, state_out;
+    std::string json_schema;
+    bool json = false;
 };
 }  // namespace
 
@@ -26,7 +34,13 @@ Runner add_generate(CLI::App& cmd) {
     cmd.add_flag("!--ignore-eos", a->gen.stop_at_eos, "keep generating after end-of-text");
     cmd.add_option("--state-in", a->state_in, "start from a saved state");
     cmd.add_option("--state-out", a->state_out, "save the final state");
+    cmd.add_option("--json-schema", a->json_schema, "hold the reply to a JSON schema (a file, or the schema itself)");
+    cmd.add_flag("--json", a->json, "hold the reply to a JSON object");
     return [a] {
+        if (!a->json_schema.empty())
+            a->gen.grammar = json_schema_grammar(a->json_schema.front() == '{' ? a->json_schema : schema_text(a->json_schema));
+        else if (a->json)
+            a->gen.grammar = json_object_grammar();
         auto model = a->model.load();
         auto tokenizer = a->model.load_tokenizer(*model);
         State state = a->state_in.empty() ? model->new_state() : State::load(a->state_in, *model);
