@@ -464,6 +464,24 @@ void tokenizer_seeds() {
     });
 }
 
+// fuzz_json_schema's input: a schema, NUL, then text that matches it.
+void json_schema_seeds() {
+    seed("json schemas", [] {
+        const std::vector<std::pair<std::string, std::string>> cases = {
+            {R"({"type":"object","properties":{"name":{"type":"string","maxLength":8},"age":{"type":"integer"}},"required":["name"]})",
+             R"({"name": "Ann", "age": 3})"},
+            {R"({"type":"array","items":{"enum":["a",1,null]},"minItems":1,"maxItems":3})", R"(["a", 1])"},
+            {R"({"$defs":{"n":{"type":"object","properties":{"k":{"type":"array","items":{"$ref":"#/$defs/n"}}}}},"$ref":"#/$defs/n"})",
+             R"({"k":[{"k":[]}]})"},
+            {R"({"anyOf":[{"type":"number"},{"type":["string","null"],"minLength":2}]})", "-1.5e3"},
+            {R"({"type":"object","additionalProperties":{"type":"boolean"}})", "{\n  \"x\": true}"},
+            {"{}", R"([{"a": "\u00e9"}, 1, "é"])"},
+        };
+        for (size_t i = 0; i < cases.size(); ++i)
+            write_text(out("json_schema", "case-" + std::to_string(i)), cases[i].first + std::string(1, '\0') + cases[i].second);
+    });
+}
+
 // --- States ----------------------------------------------------------------------------------------
 
 void state_seeds() {
@@ -507,6 +525,7 @@ int main(int argc, char** argv) {
     gguf_seeds();
     tokenizer_seeds();
     state_seeds();
+    json_schema_seeds();
     check_model_seeds();
     std::fprintf(stderr, "fuzz_seeds: wrote %d files under %s\n", g_written, g_out.c_str());
     return g_written > 0 ? 0 : 1;

@@ -5,7 +5,7 @@
 # allocation past the memory limits or a sanitizer report; the input that did it is kept under
 # build-fuzz/fuzz/artifacts/<target>/.
 #
-#   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     TARGET: pth safetensors gguf rwkvcpp model tokenizer state
+#   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     TARGET: pth safetensors gguf rwkvcpp model tokenizer state json_schema
 #
 # Environment: FUZZ_BUILD_DIR (build-fuzz), FUZZ_RSS_LIMIT_MB (2048), FUZZ_MALLOC_LIMIT_MB (256: one allocation
 # past this from an input of at most -max_len bytes counts as an amplification), FUZZ_TIMEOUT_S (30: one input
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(pth safetensors gguf rwkvcpp model tokenizer state)
+[ ${#targets[@]} -eq 0 ] && targets=(pth safetensors gguf rwkvcpp model tokenizer state json_schema)
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 rss_mb=${FUZZ_RSS_LIMIT_MB:-2048}
 malloc_mb=${FUZZ_MALLOC_LIMIT_MB:-256}
@@ -29,6 +29,7 @@ max_len() {
     model) echo 163840 ;;
     tokenizer) echo 65536 ;;
     state) echo 8192 ;;
+    json_schema) echo 4096 ;;
     *) echo 131072 ;;
   esac
 }
