@@ -2,6 +2,7 @@
 // An RWKV model of any generation (v4, v5, v6, v7) loaded from an official .pth, a .safetensors or
 // an rwkv.cpp .bin, computing in fp32.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -86,6 +87,9 @@ public:
 
     void set_threads(int n);
     int threads() const;
+    // Runs fn over parts of [0, n) on the model's threads (as its products do), for per-sequence work beside a
+    // step, such as sampling every sequence of a batch. Not while a call on this model runs.
+    void parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn) const;
     // The thread count LoadOptions::threads = 0 picks for a model reading `weight_bytes_per_token`.
     static int default_threads(int64_t weight_bytes_per_token);
 

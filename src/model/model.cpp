@@ -77,6 +77,8 @@ void Model::set_threads(int n) {
 
 int Model::threads() const { return pool_->size(); }
 
+void Model::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn) const { pool_->parallel_for(n, fn); }
+
 StateShape Model::state_shape() const {
     StateShape s;
     s.version = info_.version;

@@ -412,8 +412,10 @@ Reply::Reply(const ApiRequest& request, std::string model_id, int64_t prompt_tok
 }
 
 namespace {
-// A job cut short by the server (shutting down) ends as if it had reached its length.
+// A job cut short by the server (shutting down) ends as if it had reached its length; one the model could not go
+// on with (logits that are not numbers) ends with "error".
 std::string finish_reason(const std::string& scheduler_reason) {
+    if (scheduler_reason.rfind("error", 0) == 0) return "error";
     return scheduler_reason == "cancelled" ? "length" : scheduler_reason;
 }
 }  // namespace

@@ -58,6 +58,8 @@ struct Scheduler::Slot {
     int64_t generated = 0;
     std::vector<float> work;     // logits with the job's bias added and the grammar's mask
     std::optional<GrammarMatcher> grammar;
+    int32_t drawn = -1;          // the token draw() chose, for sample() to take
+    std::string draw_error;      // why draw() could not choose one
 };
 
 Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, SchedulerOptions options)
@@ -277,21 +279,41 @@ void Scheduler::after_step() {
 }
 
 void Scheduler::sample_ready() {
+    // Drawing is each sequence's own work (its logits, sampler and grammar), so the draws run on the model's
+    // threads side by side; what they lead to (events, the cache, finishing) follows here, in order.
+    std::vector<Slot*> ready;
     for (auto& s : slots_)
-        if (s->phase == Slot::Phase::Decode && s->has_logits && s->feed < 0) sample(*s);
+        if (s->phase == Slot::Phase::Decode && s->has_logits && s->feed < 0) ready.push_back(s.get());
+    model_.parallel_for(ready.size(), [&](size_t begin, size_t end) {
+        for (size_t i = begin; i < end; ++i) draw(*ready[i]);
+    });
+    for (Slot* s : ready) sample(*s);
+}
+
+void Scheduler::draw(Slot& s) {
+    s.drawn = -1;
+    s.draw_error.clear();
+    const JobParams& p = s.params();
+    if (s.generated >= p.max_tokens) return;
+    try {
+        const float* logits = s.logits.data();
+        if (!p.logit_bias.empty() || s.grammar) {
+            s.work = s.logits;
+            for (const auto& [id, bias] : p.logit_bias) s.work[static_cast<size_t>(id)] += bias;
+            if (s.grammar) s.grammar->mask(s.work.data(), s.work.size());
+            logits = s.work.data();
+        }
+        s.drawn = s.sampler.sample(logits, s.logits.size());
+    } catch (const std::exception& e) {
+        s.draw_error = e.what();
+    }
 }
 
 void Scheduler::sample(Slot& s) {
     const JobParams& p = s.params();
     if (s.generated >= p.max_tokens) return finish(s, "length");
-    const float* logits = s.logits.data();
-    if (!p.logit_bias.empty() || s.grammar) {
-        s.work = s.logits;
-        for (const auto& [id, bias] : p.logit_bias) s.work[static_cast<size_t>(id)] += bias;
-        if (s.grammar) s.grammar->mask(s.work.data(), s.work.size());
-        logits = s.work.data();
-    }
-    const int32_t token = s.sampler.sample(logits, s.logits.size());
+    if (!s.draw_error.empty()) return finish(s, "error: " + s.draw_error);
+    const int32_t token = s.drawn;
     if ((p.stop_at_eos || s.grammar) && token == tokenizer_.eos_id()) return finish(s, "stop");
     if (s.grammar) s.grammar->accept(token);
     s.sampler.accept(token);

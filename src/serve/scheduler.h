@@ -39,7 +39,8 @@ struct JobParams {
 };
 
 // Something a job's reader is told, in order: text of one choice as it becomes safe to show, then, once per
-// choice, that it finished and why ("stop", "length", "cancelled"). `tokens` counts the choice's tokens so far.
+// choice, that it finished and why ("stop", "length", "cancelled", or "error: why" when no token could be
+// drawn). `tokens` counts the choice's tokens so far.
 struct JobEvent {
     int choice = 0;
     std::string text;
@@ -113,7 +114,8 @@ private:
     bool build_step();
     void after_step();
     void sample_ready();  // every decoding sequence with logits and no token to read yet
-    void sample(Slot& slot);
+    void draw(Slot& slot);    // chooses the slot's next token (any thread)
+    void sample(Slot& slot);  // takes it (the scheduler thread)
     void finish(Slot& slot, const std::string& reason);
 
     const Model& model_;

@@ -202,7 +202,9 @@ TEST(Server, JsonSchemaRepliesAlwaysParseAndMatch) {
                           {{"prompt", "{"}, {"max_tokens", 400}, {"seed", 2}, {"response_format", {{"type", "json_object"}}}},
                           &status);
     ASSERT_EQ(status, 200);
-    if (any["choices"][0]["finish_reason"] == "stop") EXPECT_TRUE(json::parse(any["choices"][0]["text"].get<std::string>()).is_object());
+    if (any["choices"][0]["finish_reason"] == "stop") {
+        EXPECT_TRUE(json::parse(any["choices"][0]["text"].get<std::string>()).is_object());
+    }
     // What cannot be enforced is refused, naming the field.
     json bad = req;
     bad["response_format"]["json_schema"]["schema"] = {{"type", "string"}, {"pattern", "^a+$"}};
@@ -267,7 +269,9 @@ TEST(Server, ToolCallsComeInOpenAIsShape) {
             EXPECT_EQ(delta["tool_calls"][0]["function"]["name"], "noon");
             called = true;
         }
-        if (!chunk["choices"][0]["finish_reason"].is_null()) EXPECT_EQ(chunk["choices"][0]["finish_reason"], "tool_calls");
+        if (!chunk["choices"][0]["finish_reason"].is_null()) {
+            EXPECT_EQ(chunk["choices"][0]["finish_reason"], "tool_calls");
+        }
     }
     EXPECT_TRUE(called);
     // The conversation goes on with the call and its result in the history; "auto" may answer or call.

@@ -25,6 +25,7 @@ struct BenchArgs {
     int64_t gen_tokens = 64, prompt_tokens = 512;
     uint64_t seed = 1;
     int64_t bandwidth_mib = 0;  // 0: bandwidth_probe_bytes()
+    std::vector<int> batch;     // batched decode: sequences per step (--batch)
 };
 
 constexpr const char* kBytesPerTokenBasis =
@@ -35,6 +36,11 @@ constexpr const char* kBytesPerTokenBasis =
 constexpr const char* kPromptFlopsFormula =
     "gflops = (2*(n_params - 2*n_vocab*n_embd)*tokens + 2*n_vocab*n_embd) / seconds / 1e9: "
     "every matrix weight but the embedding and head is one multiply-add per token; the head once";
+
+// Batched decode computes the head for every token.
+constexpr const char* kDecodeFlopsFormula =
+    "gflops = 2*(n_params - n_vocab*n_embd)*tokens / seconds / 1e9: every matrix weight but the embedding is one "
+    "multiply-add per token, the head included";
 
 double prompt_flops(const ModelInfo& i, int64_t tokens) {
     const double emb = static_cast<double>(i.n_vocab * i.n_embd);
@@ -103,6 +109,41 @@ nlohmann::ordered_json run_bench(const BenchArgs& a) {
         model->eval_sequence(s, prompt, logits.data(), false);
         return seconds_since(t0);
     });
+
+    // Batched decode: B sequences, each a token per step, every projection one product over all of them (the
+    // server's step). Greedy, so each step's tokens come from the step before.
+    nlohmann::ordered_json batched = nlohmann::ordered_json::array();
+    for (const int B : a.batch) {
+        const int64_t steps = std::max<int64_t>(4, a.gen_tokens / B);
+        std::vector<float> batch_logits(static_cast<size_t>(B * info.n_vocab));
+        std::vector<int32_t> tokens = random_tokens(rng, B, info.n_vocab);
+        Session session;
+        const Timing bt = fastest_run([&] {
+            std::vector<State> states(static_cast<size_t>(B), after_prompt);
+            std::vector<SequenceStep> seqs(static_cast<size_t>(B));
+            const auto t0 = std::chrono::steady_clock::now();
+            for (int64_t i = 0; i < steps; ++i) {
+                for (int b = 0; b < B; ++b)
+                    seqs[static_cast<size_t>(b)] = {&states[static_cast<size_t>(b)], std::span(&tokens[static_cast<size_t>(b)], 1),
+                                                    batch_logits.data() + static_cast<size_t>(b) * static_cast<size_t>(info.n_vocab)};
+                model->step(seqs, session);
+                for (int b = 0; b < B; ++b) {
+                    const float* l = batch_logits.data() + static_cast<size_t>(b) * static_cast<size_t>(info.n_vocab);
+                    tokens[static_cast<size_t>(b)] = static_cast<int32_t>(std::max_element(l, l + info.n_vocab) - l);
+                }
+            }
+            return seconds_since(t0);
+        });
+        const double n = static_cast<double>(steps * B);
+        const double flops = 2.0 * static_cast<double>(info.n_params - info.n_vocab * info.n_embd) * n;
+        batched.push_back({{"sequences", B},
+                           {"steps", steps},
+                           {"seconds", bt.best_s},
+                           {"runs", bt.runs},
+                           {"tokens_per_s", n / bt.best_s},
+                           {"fraction_of_prompt_rate", n / bt.best_s / (static_cast<double>(a.prompt_tokens) / pt.best_s)},
+                           {"gflops", flops / bt.best_s / 1e9}});
+    }
 
     const int32_t first = random_tokens(rng, 1, info.n_vocab)[0];
     const auto generate = [&] {
@@ -187,6 +228,10 @@ nlohmann::ordered_json run_bench(const BenchArgs& a) {
                    {"tokens_per_s", static_cast<double>(a.prompt_tokens) / pt.best_s},
                    {"gflops", prompt_flops(info, a.prompt_tokens) / pt.best_s / 1e9},
                    {"gflops_formula", kPromptFlopsFormula}};
+    if (!batched.empty()) {
+        for (auto& b : batched) b["times_one_sequence"] = b["tokens_per_s"].get<double>() / gen_tps;
+        j["batched_decode"] = {{"runs", batched}, {"gflops_formula", kDecodeFlopsFormula}};
+    }
     j["peak_rss_bytes"] = rss;
     j["seed"] = a.seed;
     return j;
@@ -204,6 +249,9 @@ Runner add_bench(CLI::App& cmd) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     cmd.add_option("--seed", a->seed, "seed for the random token ids")->capture_default_str();
+    cmd.add_option("--batch", a->batch, "batched decode with these many sequences per step (e.g. 1,4,16,64)")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 1024));
     cmd.add_option("--bandwidth-mib", a->bandwidth_mib, "bandwidth probe buffer in MiB (default: 4x the largest cache, >= 512)")
         ->check(CLI::NonNegativeNumber);
     return [a] {
