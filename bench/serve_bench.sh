@@ -32,9 +32,10 @@ wait_up() {  # port pid
 }
 
 run_loads() {  # server name
-    "$load" --port $port --streams 2 --tokens 16 --requests 1 >/dev/null  # warm-up
+    # Prompts as 32 token ids: the llama.cpp-layout file carries placeholder tokens, not the World vocabulary.
+    "$load" --port $port --streams 2 --tokens 16 --requests 1 --prompt-tokens 32 >/dev/null  # warm-up
     for s in $streams; do
-        echo "{\"server\": \"$1\", \"model\": \"$2\", \"load\": $("$load" --port $port --streams "$s" --tokens "$tokens" --requests "$requests")}"
+        echo "{\"server\": \"$1\", \"model\": \"$2\", \"load\": $("$load" --port $port --streams "$s" --tokens "$tokens" --requests "$requests" --prompt-tokens 32)}"
     done
 }
 
@@ -44,9 +45,9 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 wait_up $port $pid || { echo "rwkv serve did not start" >&2; exit 1; }
-run_loads rwkv "$ours"
 
-# Idle cached conversations: one chat turn each, then what the state cache and the process hold per conversation.
+# Idle cached conversations, on the fresh server: one chat turn each, then what the state cache and the process
+# hold per conversation.
 before=$(rss_kb $pid)
 conversations=32
 for i in $(seq $conversations); do
@@ -58,12 +59,15 @@ metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
 cache_bytes=$(awk '/^rwkv_state_cache_bytes/ {print $2}' <<<"$metrics")
 entries=$(awk '/^rwkv_state_cache_entries/ {print $2}' <<<"$metrics")
 echo "{\"server\": \"rwkv\", \"model\": \"$ours\", \"idle_conversations\": $conversations, \"state_cache_bytes\": $cache_bytes, \"state_cache_entries\": $entries, \"rss_growth_bytes\": $(( (after - before) * 1024 ))}"
+
+run_loads rwkv "$ours"
 kill -TERM $pid
 wait $pid || true
 trap - EXIT
 
 if [ -n "$llama" ] && [ -n "$theirs" ]; then
     # llama-server divides its context among the slots; each slot needs room for a prompt and its tokens.
+    port=$((port + 1))  # ours may still hold its port in TIME_WAIT
     "$llama" -m "$theirs" --port $port -np 64 -c $((64 * (tokens + 128))) -t "$threads" -tb "$threads" --no-webui \
         >/dev/null 2>&1 &
     pid=$!

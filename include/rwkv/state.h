@@ -41,14 +41,18 @@ public:
 
     // Versioned binary file recording the model it belongs to; written atomically.
     void save(const std::string& path) const;
-    // Throws rwkv::Error when the file is malformed or belongs to a different model.
+    // A state file of ours, or an official state-tuning file (RWKV-PEFT's and ChatRWKV's `blocks.N.att.time_state`
+    // [H, N, N] per layer, as .pth or .safetensors; RWKV-5/6/7): the tuned att_kv with the token shifts at zero.
+    // Throws rwkv::Error when the file is malformed or belongs to a different model (or shape), naming the tensor.
     static State load(const std::string& path, const Model& model);
-    // The same file as bytes (what save writes, what the server's state upload receives); `where` names them in
-    // errors.
+    // Either kind of file as bytes (what save writes, what the server's state upload receives); `where` names them
+    // in errors.
     std::vector<uint8_t> to_bytes() const;
     static State from_bytes(const std::vector<uint8_t>& bytes, const Model& model, const std::string& where);
     // The size of a state file for `model`.
     static size_t file_bytes(const Model& model);
+    // The largest file of either kind load() and from_bytes() take for `model`.
+    static size_t max_file_bytes(const Model& model);
 
 private:
     float* layer_base(int64_t layer) { return data_.data() + layer * shape_.layer_floats(); }

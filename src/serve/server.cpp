@@ -86,7 +86,7 @@ void Server::bind() {
                                                  static_cast<int>(impl_->scheduler.options().max_queue) + 8;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
     // A state upload may be larger than a JSON request; generate() holds those to max_body_bytes itself.
-    http.set_payload_max_length(std::max(o.max_body_bytes, State::file_bytes(impl_->model)));
+    http.set_payload_max_length(std::max(o.max_body_bytes, State::max_file_bytes(impl_->model)));
     http.set_read_timeout(30, 0);
     http.set_write_timeout(30, 0);
     if (o.port == 0) {

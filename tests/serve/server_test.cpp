@@ -7,12 +7,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "rwkv/formats.h"
 #include "rwkv/model.h"
 #include "rwkv/tokenizer.h"
 #include "serve/scheduler.h"
@@ -424,6 +428,39 @@ TEST(Server, UploadedStatesStartRequests) {
     EXPECT_EQ(status, 404);
     r = c.Post("/v1/states", "not a state", "application/octet-stream");
     EXPECT_EQ(r->status, 400);
+
+    // An official state-tuning file (blocks.N.att.time_state, as RWKV-PEFT saves it) is a state too: here the
+    // att_kv of the state after "KING:\n".
+    const StateShape sh = s.model().state_shape();
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (int64_t l = 0; l < sh.n_layer; ++l) {
+        Tensor t;
+        t.shape = {sh.n_head, sh.head_size, sh.head_size};
+        t.data.assign(st.att(l), st.att(l) + sh.att_floats());
+        tensors.emplace_back("blocks." + std::to_string(l) + ".att.time_state", std::move(t));
+    }
+    const std::string path = std::string(RWKV_BINARY_DIR) + "/test-tmp-time_state.pth";
+    save_pth(path, tensors, DType::F32);
+    std::ifstream in(path, std::ios::binary);
+    const std::string tuned((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::remove(path.c_str());
+    r = c.Post("/v1/states", tuned, "application/octet-stream");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json from_tuned = post(c, "/v1/completions",
+                                 {{"prompt", "I"}, {"max_tokens", 5}, {"temperature", 0}, {"state", json::parse(r->body)["id"]}}, &status);
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(from_tuned["choices"][0]["finish_reason"], "length");
+    // One with a layer missing names it.
+    tensors.pop_back();
+    save_pth(path, tensors, DType::F32);
+    std::ifstream in2(path, std::ios::binary);
+    const std::string short_one((std::istreambuf_iterator<char>(in2)), std::istreambuf_iterator<char>());
+    std::remove(path.c_str());
+    r = c.Post("/v1/states", short_one, "application/octet-stream");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(r->body.find("att.time_state"), std::string::npos) << r->body;
 }
 
 TEST(Server, HealthModelsMetricsAndThePage) {

@@ -16,7 +16,7 @@ struct ChatArgs {
     ModelOptions model;
     SamplingOptions sampling;
     GenerateOptions gen;
-    std::string system;
+    std::string system, state_in;
 };
 }  // namespace
 
@@ -29,11 +29,13 @@ Runner add_chat(CLI::App& cmd) {
     a->gen.max_tokens = 500;
     cmd.add_option("-n,--n-predict", a->gen.max_tokens, "most tokens per reply")->capture_default_str();
     cmd.add_option("--system", a->system, "text read before the first turn (e.g. a persona)");
+    cmd.add_option("--state-in", a->state_in, "start from a saved or state-tuned state (/reset returns to it)");
     return [a] {
         auto model = a->model.load();
         auto tokenizer = a->model.load_tokenizer(*model);
         Sampler sampler(a->sampling.resolve());
-        State state = model->new_state();
+        const State initial = a->state_in.empty() ? model->new_state() : State::load(a->state_in, *model);
+        State state = initial;
         a->gen.stop = chat_stops();
         const bool interactive = isatty(STDIN_FILENO);
         if (!a->system.empty()) {
@@ -47,7 +49,7 @@ Runner add_chat(CLI::App& cmd) {
             if (!std::getline(std::cin, line)) break;
             if (line == "/quit") break;
             if (line == "/reset") {
-                state.reset();
+                state = initial;
                 sampler.reset();
                 std::fputs("(state reset)\n", stderr);
                 continue;

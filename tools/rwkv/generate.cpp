@@ -32,7 +32,7 @@ Runner add_generate(CLI::App& cmd) {
     cmd.add_option("-n,--n-predict", a->gen.max_tokens, "tokens to generate")->capture_default_str();
     cmd.add_option("--stop", a->gen.stop, "stop sequence (repeatable)");
     cmd.add_flag("!--ignore-eos", a->gen.stop_at_eos, "keep generating after end-of-text");
-    cmd.add_option("--state-in", a->state_in, "start from a saved state");
+    cmd.add_option("--state-in", a->state_in, "start from a saved or state-tuned state (blocks.N.att.time_state)");
     cmd.add_option("--state-out", a->state_out, "save the final state");
     cmd.add_option("--json-schema", a->json_schema, "hold the reply to a JSON schema (a file, or the schema itself)");
     cmd.add_flag("--json", a->json, "hold the reply to a JSON object");

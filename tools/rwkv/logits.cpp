@@ -10,7 +10,7 @@ namespace rwkv::cli {
 namespace {
 struct LogitsArgs {
     ModelOptions model;
-    std::string tokens, text, mode = "rnn", out;
+    std::string tokens, text, mode = "rnn", out, state_in;
 };
 }  // namespace
 
@@ -23,6 +23,7 @@ Runner add_logits(CLI::App& cmd) {
         ->check(CLI::IsMember({"rnn", "seq"}))
         ->capture_default_str();
     cmd.add_option("-o,--output", a->out, "output file (float32 LE, [T, vocab])")->required();
+    cmd.add_option("--state-in", a->state_in, "start from a saved or state-tuned state");
     return [a] {
         auto model = a->model.load();
         const std::vector<int32_t> ids =
@@ -30,7 +31,7 @@ Runner add_logits(CLI::App& cmd) {
         if (ids.empty()) throw Error("no tokens given (use --tokens 1,2,3 or --text)");
         const int64_t V = model->info().n_vocab;
         std::vector<float> logits(ids.size() * static_cast<size_t>(V));
-        State state = model->new_state();
+        State state = a->state_in.empty() ? model->new_state() : State::load(a->state_in, *model);
         if (a->mode == "seq") {
             model->eval_sequence(state, ids, logits.data(), true);
         } else {
