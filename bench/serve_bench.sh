@@ -33,7 +33,7 @@ wait_up() {  # port pid
 
 run_loads() {  # server name
     # Prompts as 32 token ids: the llama.cpp-layout file carries placeholder tokens, not the World vocabulary.
-    "$load" --port $port --streams 2 --tokens 16 --requests 1 --prompt-tokens 32 >/dev/null  # warm-up
+    "$load" --port $port --streams 2 --tokens 16 --requests 1 --prompt-tokens 32 --salt 1 >/dev/null  # warm-up
     for s in $streams; do
         echo "{\"server\": \"$1\", \"model\": \"$2\", \"load\": $("$load" --port $port --streams "$s" --tokens "$tokens" --requests "$requests" --prompt-tokens 32)}"
     done

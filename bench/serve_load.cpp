@@ -3,7 +3,7 @@
 // the aggregate generated tokens/s, time to first token and per-stream rate as JSON (bench/README.md).
 //
 //   serve_load --port 8080 [--host 127.0.0.1] --streams 16 [--tokens 128] [--requests 2] [--prompt-words 16]
-//              [--prompt-tokens N]   (the prompt as N token ids instead of words)
+//              [--prompt-tokens N]   (the prompt as N token ids instead of words) [--salt K] (other prompts)
 #include <httplib.h>
 
 #include <algorithm>
@@ -25,6 +25,7 @@ struct Options {
     std::string host = "127.0.0.1";
     int port = 8080, streams = 1, tokens = 128, requests = 2, prompt_words = 16;
     int prompt_tokens = 0;  // > 0: the prompt as this many token ids (1 to 9999), for models without a real vocabulary
+    int salt = 0;           // changes every prompt, so that a warm-up's prompts are not the measured ones
 };
 
 struct Sample {
@@ -40,10 +41,10 @@ double median(std::vector<double> v) {
 }
 
 Sample one_request(const Options& o, int stream, int request) {
-    std::string prompt = "Stream " + std::to_string(stream) + " request " + std::to_string(request) + ":";
+    std::string prompt = "Run " + std::to_string(o.salt) + " stream " + std::to_string(stream) + " request " + std::to_string(request) + ":";
     for (int w = 0; w < o.prompt_words; ++w) prompt += " word" + std::to_string((stream * 31 + request * 7 + w) % 97);
     json ids = json::array();
-    for (int i = 0; i < o.prompt_tokens; ++i) ids.push_back(1 + (stream * 7919 + request * 104729 + i * 31) % 9999);
+    for (int i = 0; i < o.prompt_tokens; ++i) ids.push_back(1 + (o.salt * 7727 + stream * 7919 + request * 104729 + i * 31) % 9999);
     const json body = {{"prompt", o.prompt_tokens > 0 ? ids : json(prompt)}, {"max_tokens", o.tokens}, {"temperature", 1.0},
                        {"ignore_eos", true},     {"stream", true},         {"stream_options", {{"include_usage", true}}},
                        {"seed", stream * 1000 + request}};
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
         else if (k == "--requests") o.requests = std::atoi(v.c_str());
         else if (k == "--prompt-words") o.prompt_words = std::atoi(v.c_str());
         else if (k == "--prompt-tokens") o.prompt_tokens = std::atoi(v.c_str());
+        else if (k == "--salt") o.salt = std::atoi(v.c_str());
         else {
             std::fprintf(stderr, "serve_load: unknown option %s\n", k.c_str());
             return 2;

@@ -252,7 +252,11 @@ void Scheduler::after_step() {
             computed += s.chunk_end - s.prompt_pos;
             s.job->computed_ += static_cast<int64_t>(s.chunk_end - s.prompt_pos);
             s.prompt_pos = s.chunk_end;
-            cache_.put(p.origin, s.read, s.state, s.logits);
+            // Kept where a later request can pick up: a turn boundary, or (with none, a completion) the prompt's
+            // end. A state per chunk would fill the cache with states no request resumes from.
+            const bool boundary = std::find(p.cache_at.begin(), p.cache_at.end(), s.prompt_pos) != p.cache_at.end();
+            if (boundary || (p.cache_at.empty() && s.prompt_pos == p.prompt.size()))
+                cache_.put(p.origin, s.read, s.state, s.logits);
             if (s.prompt_pos == p.prompt.size()) {
                 s.has_logits = true;
                 s.phase = Slot::Phase::Decode;

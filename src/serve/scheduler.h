@@ -28,7 +28,8 @@ struct JobParams {
     std::vector<int32_t> prompt;
     std::shared_ptr<const State> initial;  // an uploaded state; null: the fresh state
     uint64_t origin = 0;                   // the cache's name for `initial` (0: the fresh state)
-    std::vector<size_t> cache_at;          // prompt lengths after which to keep the state too (turn boundaries)
+    std::vector<size_t> cache_at;          // prompt lengths after which to keep the state (turn boundaries); none:
+                                           // the prompt's end
     int64_t max_tokens = 128;
     SamplerParams sampling;
     std::vector<std::pair<int32_t, float>> logit_bias;  // added to the logits before sampling
