@@ -8,7 +8,7 @@
 #include "model/block_model.h"
 #include "model/detect.h"
 #include "model/generations.h"
-#include "model/names.h"
+#include "model/import/model_files.h"
 #include "rwkv/error.h"
 #include "rwkv/formats.h"
 
@@ -37,8 +37,8 @@ static uint64_t fingerprint_of(const ModelInfo& info, const TensorFile& file) {
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
     if (options.chunk_len <= 0) throw Error("chunk_len must be positive");
     if (options.threads < 0) throw Error("thread count must be at least 1 (or 0: chosen for the model)");
-    TensorFile file = load_tensor_file(path);
-    normalize_tensor_names(file);
+    // Foreign layouts become the official one before anything reads a name.
+    TensorFile file = load_official_layout(path);
     ModelInfo info = detect_model(file);
     const uint64_t fp = fingerprint_of(info, file);
     Binder binder(file);

@@ -5,7 +5,7 @@
 #include "core/quant.h"
 #include "model/architecture.h"
 #include "model/detect.h"
-#include "model/names.h"
+#include "model/import/model_files.h"
 #include "rwkv/formats.h"
 #include "rwkv/error.h"
 #include "rwkv/gguf.h"
@@ -67,8 +67,7 @@ void write_model_gguf(const std::string& path, const OutputModel& model) {
 
 ModelInfo convert_model_file(const std::string& in_path, const std::string& out_path, DType requested,
                              std::vector<std::pair<std::string, GgufValue>> extra_metadata) {
-    TensorFile file = load_tensor_file(in_path);
-    normalize_tensor_names(file);
+    TensorFile file = load_official_layout(in_path);
     const ModelInfo info = detect_model(file);  // refuses files that are not RWKV models
     OutputModel m;
     m.version = info.version;

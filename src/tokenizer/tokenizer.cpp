@@ -62,11 +62,13 @@ void check_covers(const Tokenizer& tok, int64_t n_vocab) {
 
 std::unique_ptr<Tokenizer> find_tokenizer(const std::string& model_path, const std::string& explicit_spec) {
     if (!explicit_spec.empty()) return load_tokenizer(explicit_spec);
-    std::filesystem::path dir = std::filesystem::path(model_path).parent_path();
+    std::error_code ec;
+    // A model given as its directory (a Hugging Face download) keeps its tokenizer inside.
+    std::filesystem::path dir = std::filesystem::is_directory(model_path, ec) ? std::filesystem::path(model_path)
+                                                                               : std::filesystem::path(model_path).parent_path();
     if (dir.empty()) dir = ".";
     for (const char* name : kTokenizerFilesBesideModel) {
         const std::filesystem::path candidate = dir / name;
-        std::error_code ec;
         if (std::filesystem::is_regular_file(candidate, ec)) return load_tokenizer(candidate.string());
     }
     if (is_gguf(model_path))

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/file_util.h"
+#include "model/import/model_files.h"
 #include "rwkv/error.h"
 #include "rwkv/formats.h"
 #include "rwkv/tokenizer.h"
@@ -109,7 +110,7 @@ TrainReport train(const TrainOptions& o, Comm& comm, const std::function<void(co
     ModelShape shape = o.shape;
     TensorFile init_file;
     if (!o.init.empty()) {
-        init_file = load_tensor_file(o.init);
+        init_file = load_official_layout(o.init);
         shape = shape_of(init_file);
     } else if (shape.n_vocab == 0) {
         shape.n_vocab = file->info().vocab_size;
