@@ -8,11 +8,24 @@
 
 namespace rwkv {
 
+void Binder::check_all_bound(const std::string& generation) const {
+    size_t unused = 0;
+    const std::string* first = nullptr;
+    for (const auto& [name, t] : file_.tensors)
+        if (!bound_.count(name) && unused++ == 0) first = &name;
+    if (first)
+        throw Error(file_.path + ": tensor '" + *first + "' is not part of " + generation +
+                    (unused > 1 ? " (nor are " + std::to_string(unused - 1) + " more)" : "") +
+                    "; the file holds a variant or layout this engine does not run, and running without it would give "
+                    "wrong results");
+}
+
 void Binder::fail(const std::string& name, const std::string& why) const {
     throw Error(file_.path + ": tensor '" + name + "' " + why);
 }
 
 std::vector<float> Binder::vec(const std::string& name, int64_t n) {
+    bound_.insert(name);
     auto it = file_.tensors.find(name);
     if (it == file_.tensors.end()) fail(name, "is missing");
     if (it->second.numel() != n)
@@ -27,6 +40,7 @@ bool Binder::any_layer_has(int64_t n_layer, const std::string& suffix) const {
 }
 
 std::vector<float> Binder::heads(const std::string& name, int64_t H, int64_t N) {
+    bound_.insert(name);
     auto it = file_.tensors.find(name);
     if (it == file_.tensors.end()) fail(name, "is missing");
     const auto squeezed = [](std::vector<int64_t> shape) {
@@ -62,6 +76,7 @@ Matrix Binder::linear(const std::string& name, int64_t rows, int64_t cols) {
 }
 
 Matrix Binder::small_matrix(const std::string& name, int64_t rows, int64_t cols, bool transposed) {
+    bound_.insert(name);
     auto it = file_.tensors.find(name);
     if (it == file_.tensors.end()) fail(name, "is missing");
     const DType stored = it->second.source;
@@ -90,6 +105,7 @@ Matrix Binder::lookup_table(const std::string& name, int64_t rows, int64_t cols)
 }
 
 Matrix Binder::bind_matrix(const std::string& name, int64_t rows, int64_t cols) {
+    bound_.insert(name);
     auto it = file_.tensors.find(name);
     if (it != file_.tensors.end() && it->second.in_place()) {
         const Tensor& t = it->second;
@@ -109,6 +125,7 @@ std::vector<float> Binder::mat(const std::string& name, int64_t rows, int64_t co
 }
 
 std::vector<float> Binder::widen(const std::string& name, int64_t rows, int64_t cols, bool transposed) {
+    bound_.insert(name);
     auto it = file_.tensors.find(name);
     if (it == file_.tensors.end()) fail(name, "is missing");
     if (it->second.in_place()) {

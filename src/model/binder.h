@@ -1,6 +1,7 @@
 #pragma once
 // Fetches a model's tensors from a loaded file with their expected sizes, so a file with a missing
 // or misshapen tensor fails at load with a message naming the file and the tensor.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ public:
     // Bytes of weights a token reads, over everything bound so far, in the form it is held in memory.
     int64_t bytes_per_token() const { return bytes_per_token_; }
     [[noreturn]] void fail(const std::string& name, const std::string& why) const;
+    // A tensor the generation's official code also leaves unused (RWKV-7's layer-0 value LoRA): not an error.
+    void skip(const std::string& name) { bound_.insert(name); }
+    // Strict loading: an error naming the first tensor of the file nothing bound or skipped (a tensor of another
+    // generation or variant, which the model would otherwise silently run without).
+    void check_all_bound(const std::string& generation) const;
     const std::string& path() const { return file_.path; }
 
 private:
@@ -42,6 +48,7 @@ private:
     std::vector<float> widen(const std::string& name, int64_t rows, int64_t cols, bool transposed);  // nor this
 
     TensorFile& file_;
+    std::set<std::string> bound_;
     HugeArena arena_;  // the copies made at load: re-laid q4_0 projections, the LoRAs
     int64_t bytes_per_token_ = 0;
 };

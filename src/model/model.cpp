@@ -50,6 +50,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
         case 7: model = make_v7(std::move(info), options, binder); break;
         default: throw Error(path + ": unsupported RWKV generation");
     }
+    binder.check_all_bound("RWKV-" + model->info().version_string());
     model->fingerprint_ = fp;
     model->weight_bytes_per_token_ = binder.bytes_per_token();
     if (options.threads == 0) model->set_threads(default_threads(model->weight_bytes_per_token_));

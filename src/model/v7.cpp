@@ -64,6 +64,8 @@ public:
             if (l > 0) {  // layer 0's value is v_first itself; some training scripts still save v0..v2 there
                 a.v0 = b.vec(p + ".v0", C);
                 a.v = lora(p, "v1", "v2", info_.lora_dims[2]);
+            } else {
+                for (const char* unused : {".v0", ".v1", ".v2"}) b.skip(p + unused);
             }
             a.g = lora(p, "g1", "g2", info_.lora_dims[3]);
             a.k_k = b.vec(p + ".k_k", C);

@@ -1,4 +1,4 @@
-// A model file with a tensor missing, a layer short, sizes its header contradicts or a head size that changes
+// A model file with a tensor missing or one too many, a layer short, sizes its header contradicts or a head size that changes
 // from layer to layer is refused with an error naming what is wrong. Before, a model missing
 // blocks.1.ln1.weight ran as a one-layer model and exited 0.
 #include <gtest/gtest.h>
@@ -52,6 +52,25 @@ TEST(IncompleteModel, EveryMissingTensorIsNamed) {
             EXPECT_NE(msg.find("'" + name + "'"), std::string::npos) << c << " without " << name << ": " << msg;
         }
     }
+}
+
+// Strict loading: a tensor the generation does not use is refused by name, so that a variant (DeepEmbed's
+// ffn.s_emb, a newer generation's extra weights) never runs as the plain model with a silently wrong answer.
+TEST(IncompleteModel, EveryExtraTensorIsNamed) {
+    const std::string dir = test::temp_dir("extra_every");
+    for (const char* c : {"v4", "v5.0", "v5", "v6", "v7"}) {
+        Tensors t = tensors_of(c);
+        t.emplace_back("blocks.1.ffn.s_emb.weight", t.front().second);
+        save_safetensors(dir + "/m.safetensors", t, DType::F32);
+        const std::string msg = load_error(dir + "/m.safetensors");
+        EXPECT_NE(msg.find("'blocks.1.ffn.s_emb.weight' is not part of RWKV-"), std::string::npos) << c << ": " << msg;
+    }
+    // The official DeepEmbed checkpoints (RWKV-7 with ffn.s_emb and, in v7b, qkv.*) are refused, not run as
+    // RWKV-7: they gave logits off by 8.
+    for (const char* c : {"v7a-deepembed", "v7b-dea"})
+        EXPECT_NE(load_error(test::shared(std::string("testdata/reference/") + c + "/model.pth")).find("is not part of RWKV-7"),
+                  std::string::npos)
+            << c;
 }
 
 TEST(IncompleteModel, GgufMissingALayersNormIsRefused) {
