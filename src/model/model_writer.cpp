@@ -69,6 +69,29 @@ ModelInfo convert_model_file(const std::string& in_path, const std::string& out_
                              std::vector<std::pair<std::string, GgufValue>> extra_metadata) {
     TensorFile file = load_official_layout(in_path);
     const ModelInfo info = detect_model(file);  // refuses files that are not RWKV models
+    const auto ends_with = [&](const std::string& ext) {
+        return out_path.size() >= ext.size() && out_path.compare(out_path.size() - ext.size(), ext.size(), ext) == 0;
+    };
+    if (ends_with(".pth") || ends_with(".safetensors")) {
+        // The official layout, every tensor in one float type, as the official code saves and loads it.
+        if (requested != DType::F32 && requested != DType::F16 && requested != DType::BF16)
+            throw Error(out_path + ": a .pth or .safetensors file holds f32, f16 or bf16 tensors, not " +
+                        dtype_name(requested) + "; write a .gguf for quantized weights");
+        std::vector<std::pair<std::string, Tensor>> tensors;
+        for (const auto& [name, tensor] : file.tensors) {
+            Tensor t;
+            t.shape = tensor.shape;
+            t.data = tensor.to_float();
+            tensors.emplace_back(name, std::move(t));
+        }
+        if (ends_with(".pth"))
+            save_pth(out_path, tensors, requested);
+        else
+            save_safetensors(out_path, tensors, requested);
+        return info;
+    }
+    if (!ends_with(".gguf"))
+        throw Error(out_path + ": the output's name says no format; end it in .gguf, .safetensors or .pth");
     OutputModel m;
     m.version = info.version;
     m.layout = info.layout;

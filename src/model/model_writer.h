@@ -31,9 +31,11 @@ struct OutputModel {
 
 void write_model_gguf(const std::string& path, const OutputModel& model);
 
-// Any model file the engine loads, written as GGUF with its projections in `requested` (storage_type()
-// decides what stays in higher precision). Tensors are widened one at a time, so memory stays near the
-// largest tensor. Returns what was detected in the input; throws rwkv::Error for a file that is not a model.
+// Any model file the engine loads, written as what out_path's name says: GGUF with its projections in `requested`
+// (storage_type() decides what stays in higher precision; tensors are widened one at a time, so memory stays near
+// the largest tensor), or an official-layout .pth or .safetensors with every tensor in `requested` (f32, f16 or
+// bf16). Returns what was detected in the input; throws rwkv::Error for a file that is not a model, a name with
+// none of those endings, or a quantized type for .pth/.safetensors.
 ModelInfo convert_model_file(const std::string& in_path, const std::string& out_path, DType requested,
                              std::vector<std::pair<std::string, GgufValue>> extra_metadata = {});
 

@@ -123,6 +123,32 @@ TEST(Cli, InitAndConvertWriteLoadableGguf) {
     for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4) << i;
 }
 
+// rwkv convert writes what the output's name says: an official .pth or .safetensors (both loaded back by the
+// format's own reader, with the logits of the original), or GGUF.
+TEST(Cli, ConvertWritesTheFormatItsOutputIsNamedFor) {
+    const std::string dir = test::temp_dir("cli_convert_formats");
+    std::ifstream in(ref("v7") + "/case.json");
+    const auto c = nlohmann::json::parse(in);
+    std::string tokens;
+    for (const auto& t : c["tokens"]) tokens += (tokens.empty() ? "" : ",") + std::to_string(t.get<int>());
+    const auto want = test::read_f32(ref("v7") + "/logits.f32");
+    for (const std::string out : {"m.pth", "m.safetensors", "m.gguf"}) {
+        CliRun r = run("convert '" + ref("v7") + "/model.pth' '" + dir + "/" + out + "' --type f32");
+        ASSERT_EQ(r.status, 0) << out << ": " << r.err;
+        const auto j = nlohmann::json::parse(run("info -m '" + dir + "/" + out + "'").out);
+        EXPECT_EQ(j["format"], out.substr(2)) << out;
+        r = run("logits -m '" + dir + "/" + out + "' --tokens " + tokens + " -o '" + dir + "/l.f32'");
+        ASSERT_EQ(r.status, 0) << r.err;
+        const auto got = test::read_f32(dir + "/l.f32");
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4) << out << " " << i;
+    }
+    // bf16, as official checkpoints are saved.
+    CliRun r = run("convert '" + ref("v7") + "/model.pth' '" + dir + "/bf.pth' --type bf16");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(run("info -m '" + dir + "/bf.pth'").out)["dtype"], "bf16");
+}
+
 TEST(Cli, BadInputGivesOneErrorLineAndNonZeroExit) {
     const std::string dir = test::temp_dir("cli_bad");
     const std::string m = "'" + ref("v7") + "/model.pth'";
@@ -136,6 +162,8 @@ TEST(Cli, BadInputGivesOneErrorLineAndNonZeroExit) {
         "generate -m '" + tiny("4v0-660K-FP32") + "' --tokenizer bytes -p hi --temp -1",
         "convert " + m + " '" + dir + "/o.gguf' --type q3_x",
         "convert '" + ref("v7") + "/case.json' '" + dir + "/o.gguf'",
+        "convert " + m + " '" + dir + "/o.pth' --type q8_0",   // .pth holds float tensors only
+        "convert " + m + " '" + dir + "/o.bin'",                // a name that says no format
         "init --version 7 --layers 2 --embd 33 --vocab 64 -o '" + dir + "/o.gguf'",
         "init --version 3 --layers 2 --embd 64 --vocab 64 -o '" + dir + "/o.gguf'",
     };

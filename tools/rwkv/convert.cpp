@@ -1,5 +1,6 @@
-// rwkv convert: any supported model file to the project's GGUF, with the projections in the chosen
-// weight type (see storage_type() for what stays in higher precision, and why).
+// rwkv convert: any supported model file to what the output's name says: the project's GGUF, with the projections
+// in the chosen weight type (see storage_type() for what stays in higher precision, and why), or an official-layout
+// .pth or .safetensors in f32, f16 or bf16.
 #include <cstdio>
 
 #include <filesystem>
@@ -20,7 +21,7 @@ struct ConvertArgs {
 Runner add_convert(CLI::App& cmd) {
     auto a = std::make_shared<ConvertArgs>();
     cmd.add_option("input", a->in, "model file: .pth, .safetensors, .gguf or rwkv.cpp .bin")->required();
-    cmd.add_option("output", a->out, "output .gguf file")->required();
+    cmd.add_option("output", a->out, "output file: .gguf, .safetensors or .pth (official layout)")->required();
     cmd.add_option("--type", a->type, "weight type of the projections (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q6_k)")
         ->capture_default_str();
     cmd.add_option("--tokenizer", a->tokenizer,
