@@ -46,6 +46,7 @@ struct ModelInfo {
     float groupnorm_eps = 0;            // v5-v7 ln_x
     std::string path, format, dtype;    // container format, most common stored dtype
     std::string layout;                 // "official" or "rwkvcpp": how tensors were transformed
+    std::string variant;                // "" (the generation itself) or "deepembed" (RWKV-7 DeepEmbed, "rwkv7a")
     int64_t n_params = 0;
 
     std::string version_string() const;  // "4", "5.2", "6", "7"

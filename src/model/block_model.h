@@ -66,11 +66,10 @@ protected:
 
     ThreadPool& pool() const { return *pool_; }
     int64_t C() const { return info_.n_embd; }
-
-private:
-    // x[C] = ln0(emb[token]): the input of layer 0.
+    // x[C] = ln0(emb[token]): the input of layer 0 (and DeepEmbed's folded embedding row).
     void embed(int32_t token, float* x) const;
 
+private:
     Matrix emb_;      // [V, C] in its stored type
     NormWeights ln0_;  // empty when the file has no ln0
     bool legacy_bf16_ln0_ = false;

@@ -139,6 +139,7 @@ ModelInfo detect_model(const TensorFile& f) {
     for (const auto& [type, n] : by_type)
         if (n > best) best = n, most = type;
     info.dtype = dtype_name(most);
+    if (info.version == 7 && any_layer_has(f, info.n_layer, "ffn.s_emb.weight")) info.variant = "deepembed";
     return info;
 }
 

@@ -2,6 +2,7 @@
 // value residual from layer 0, and a LoRA gate.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
@@ -26,9 +27,21 @@ struct TimeMix7 {
     NormWeights ln_x;
 };
 
+// RWKV-7 DeepEmbed ("rwkv7a"): the channel mix's key is scaled per token by a 32 × 32 matrix M looked up for the
+// token id (its own table row plus a projection of the token's folded embedding), applied to the normalised
+// input: k ⊙ (s2 · ((x · s1) · M) + s0). The table is read a row per token from where the file holds it.
+struct DeepEmbed {
+    Matrix table;        // s_emb.weight [V, 1024]
+    Matrix from_emb;     // s_emb_x.weight [1024, C]
+    Matrix s1, s2;       // x · s1 as s1ᵀ [32, C]; ss · s2 as s2ᵀ [F, 32]
+    std::vector<float> s0;  // [F]
+};
+constexpr int64_t kDeepEmbedRank = 32;
+
 struct ChannelMix7 {
     std::vector<float> mu_k;
     Matrix key, value;
+    std::optional<DeepEmbed> deep;
 };
 
 // exp(-0.5), as the official code writes it: decay = exp(−0.606531·sigmoid(w0 + lora))
@@ -82,6 +95,16 @@ public:
             m.mu_k = b.vec(f + ".x_k", C);
             m.key = b.linear(f + ".key.weight", F, C);
             m.value = b.linear(f + ".value.weight", C, F);
+            if (b.has(f + ".s_emb.weight")) {
+                constexpr int64_t D = kDeepEmbedRank * kDeepEmbedRank;
+                DeepEmbed d;
+                d.table = b.lookup_table(f + ".s_emb.weight", info_.n_vocab, D);
+                d.from_emb = b.linear(f + ".s_emb_x.weight", D, C);
+                d.s1 = b.small_matrix(f + ".s1", kDeepEmbedRank, C, true);
+                d.s2 = b.small_matrix(f + ".s2", F, kDeepEmbedRank, true);
+                d.s0 = b.vec(f + ".s0", F);
+                m.deep = std::move(d);
+            }
             ffn_.push_back(std::move(m));
         }
     }
@@ -178,7 +201,40 @@ protected:
         shift_mix(xx, prev.data(), f.mu_k.data(), 0, T, C, xk.data());
         f.key.matmul(xk.data(), T, k.data(), pool(), &pass.products);
         relu_squared(k);
+        if (f.deep) deep_embed(*f.deep, b, xx, k, pass);
         f.value.matmul(k.data(), T, out, pool(), &pass.products);
+    }
+
+    // k[T, F] ⊙= s2 · ((xx · s1) · M[token]) + s0, M[token] = (s_emb[token] + s_emb_x · E[token]) as 32 × 32.
+    void deep_embed(const DeepEmbed& d, const Batch& b, const float* xx, std::vector<float>& k, Pass& pass) const {
+        const int64_t C = this->C(), T = b.rows, F = static_cast<int64_t>(d.s0.size());
+        constexpr int64_t Q = kDeepEmbedRank, D = Q * Q;
+        std::vector<float>&e = pass.work(3, static_cast<size_t>(T * C)), &m = pass.work(4, static_cast<size_t>(T * D)),
+        &xs = pass.work(5, static_cast<size_t>(T * Q)), &ss = pass.work(6, static_cast<size_t>(T * Q)),
+        &scale = pass.work(7, static_cast<size_t>(T * F)), &row = pass.work(8, static_cast<size_t>(D));
+        for (size_t i = 0; i < b.seqs.size(); ++i)
+            for (int64_t t = 0; t < b.T(i); ++t) embed(b.seqs[i].tokens[t], &e[(b.row[i] + t) * C]);
+        d.from_emb.matmul(e.data(), T, m.data(), pool(), &pass.products);
+        for (size_t i = 0; i < b.seqs.size(); ++i)
+            for (int64_t t = 0; t < b.T(i); ++t) {
+                d.table.row_to_float(b.seqs[i].tokens[t], row.data());
+                float* mr = &m[(b.row[i] + t) * D];
+                for (int64_t j = 0; j < D; ++j) mr[j] += row[j];
+            }
+        d.s1.matmul(xx, T, xs.data(), pool(), &pass.products);
+        for (int64_t r = 0; r < T; ++r) {
+            const float* x1 = &xs[r * Q];
+            const float* M = &m[r * D];
+            float* o = &ss[r * Q];
+            for (int64_t c = 0; c < Q; ++c) {
+                float sum = 0;
+                for (int64_t a = 0; a < Q; ++a) sum += x1[a] * M[a * Q + c];
+                o[c] = sum;
+            }
+        }
+        d.s2.matmul(ss.data(), T, scale.data(), pool(), &pass.products);
+        for (int64_t r = 0; r < T; ++r)
+            for (int64_t j = 0; j < F; ++j) k[static_cast<size_t>(r * F + j)] *= scale[static_cast<size_t>(r * F + j)] + d.s0[static_cast<size_t>(j)];
     }
 
 private:

@@ -78,7 +78,7 @@ void expect_batching_exact(const std::string& path, const std::string& where, co
 std::string ref(const std::string& c) { return test::shared("testdata/reference/" + c + "/model.pth"); }
 
 TEST(BatchStep, EqualsEachSequenceAloneForEveryGeneration) {
-    for (const char* c : {"v4", "v4-fp16", "v5.0", "v5", "v6", "v7", "v7-fp32"}) {
+    for (const char* c : {"v4", "v4-fp16", "v5.0", "v5", "v6", "v7", "v7-fp32", "v7a-deepembed"}) {
         for (int threads : {1, 2}) {
             LoadOptions o;
             o.threads = threads;

@@ -60,17 +60,13 @@ TEST(IncompleteModel, EveryExtraTensorIsNamed) {
     const std::string dir = test::temp_dir("extra_every");
     for (const char* c : {"v4", "v5.0", "v5", "v6", "v7"}) {
         Tensors t = tensors_of(c);
-        t.emplace_back("blocks.1.ffn.s_emb.weight", t.front().second);
+        t.emplace_back("blocks.1.att.time_bogus", t.front().second);
         save_safetensors(dir + "/m.safetensors", t, DType::F32);
         const std::string msg = load_error(dir + "/m.safetensors");
-        EXPECT_NE(msg.find("'blocks.1.ffn.s_emb.weight' is not part of RWKV-"), std::string::npos) << c << ": " << msg;
+        EXPECT_NE(msg.find("'blocks.1.att.time_bogus' is not part of RWKV-"), std::string::npos) << c << ": " << msg;
     }
-    // The official DeepEmbed checkpoints (RWKV-7 with ffn.s_emb and, in v7b, qkv.*) are refused, not run as
-    // RWKV-7: they gave logits off by 8.
-    for (const char* c : {"v7a-deepembed", "v7b-dea"})
-        EXPECT_NE(load_error(test::shared(std::string("testdata/reference/") + c + "/model.pth")).find("is not part of RWKV-7"),
-                  std::string::npos)
-            << c;
+    // DeepEmbedAttention (v7b: DeepEmbed plus qkv.*) is refused, not run as RWKV-7 DeepEmbed: its logits were off.
+    EXPECT_NE(load_error(test::shared("testdata/reference/v7b-dea/model.pth")).find("'blocks.0.qkv."), std::string::npos);
 }
 
 TEST(IncompleteModel, GgufMissingALayersNormIsRefused) {

@@ -111,7 +111,7 @@ TEST_P(Reference, LastLogitsOnlyEqualsLastRow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllGenerations, Reference,
-                         ::testing::Values("v4", "v4-fp16", "v5", "v6", "v7", "v7-fp32"),
+                         ::testing::Values("v4", "v4-fp16", "v5", "v6", "v7", "v7-fp32", "v7a-deepembed"),
                          [](const auto& info) {
                              std::string n = info.param;
                              for (char& ch : n)

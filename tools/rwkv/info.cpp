@@ -17,6 +17,7 @@ Runner add_info(CLI::App& cmd) {
         j["format"] = i.format;
         j["generation"] = i.version_string();
         j["version"] = i.version;
+        if (!i.variant.empty()) j["variant"] = i.variant;
         j["n_layer"] = i.n_layer;
         j["n_embd"] = i.n_embd;
         j["n_vocab"] = i.n_vocab;
