@@ -79,8 +79,19 @@ std::vector<std::pair<std::string, GgufValue>> world_vocab_gguf_metadata(const T
             {"tokenizer.ggml.token_type", GgufValue::array(types)}};
 }
 
+std::vector<std::pair<std::string, GgufValue>> tokenizer_gguf_metadata(const Tokenizer& tok) {
+    if (tok.kind() == "world") return world_vocab_gguf_metadata(tok);
+    if (tok.kind() == "bytes") return {{kBytesTokenizerKey, GgufValue(std::string("bytes"))}};
+    throw Error("a " + tok.kind() + " tokenizer cannot be embedded in GGUF (World vocabularies and bytes can)");
+}
+
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path) {
     const GgufFile f = open_gguf(path);
+    if (const GgufValue* marker = f.find(kBytesTokenizerKey)) {
+        const std::string kind = marker->to_string();
+        if (kind != "bytes") throw Error(path + ": " + kBytesTokenizerKey + " is '" + kind + "'; only \"bytes\" is known");
+        return load_tokenizer("bytes");
+    }
     const GgufValue* model = f.find("tokenizer.ggml.model");
     if (!model) return nullptr;
     const std::string kind = model->to_string();

@@ -14,5 +14,11 @@ namespace rwkv::tok {
 // "<s>"; ids without a token "[PADn]") and tokenizer.ggml.token_type. Throws rwkv::Error for a non-World
 // tokenizer.
 std::vector<std::pair<std::string, GgufValue>> world_vocab_gguf_metadata(const Tokenizer& world);
+// A model's tokenizer as GGUF metadata: a World vocabulary as above; a byte-level one as "rwkv.tokenizer" =
+// "bytes" (its ids are the bytes), so byte models run without --tokenizer. Throws rwkv::Error for a NeoX BPE,
+// which GGUF here does not carry.
+std::vector<std::pair<std::string, GgufValue>> tokenizer_gguf_metadata(const Tokenizer& tok);
+// The key that marks a byte-level model.
+inline constexpr const char* kBytesTokenizerKey = "rwkv.tokenizer";
 
 }  // namespace rwkv::tok

@@ -104,6 +104,16 @@ TEST(Cli, InitAndConvertWriteLoadableGguf) {
     EXPECT_EQ(j["n_layer"], 2);
     EXPECT_EQ(j["n_vocab"], 96);
     EXPECT_EQ(j["dtype"], "q8_0");
+    // A byte-level model records that it is: it runs without --tokenizer; a model with more ids than bytes
+    // cannot be marked so.
+    r = run("init --version 7 --layers 1 --embd 64 --vocab 256 --tokenizer bytes -o '" + dir + "/b.gguf'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run("generate -m '" + dir + "/b.gguf' -p hi -n 4");
+    EXPECT_EQ(r.status, 0) << r.err;
+    r = run("generate -m '" + dir + "/r.gguf' -p hi -n 4");
+    EXPECT_NE(r.status, 0);  // no tokenizer recorded or beside it
+    r = run("init --version 7 --layers 1 --embd 64 --vocab 300 --tokenizer bytes -o '" + dir + "/c.gguf'");
+    EXPECT_NE(r.status, 0);
 
     const std::string vocab = test::shared("testdata/tokenizer/rwkv_vocab_v20230424.txt");
     r = run("convert '" + ref("v6") + "/model.pth' '" + dir + "/v6.gguf' --type f32 --tokenizer '" + vocab + "'");

@@ -8,7 +8,7 @@ namespace {
 
 TEST(MainJob, ShippedModelGeneratesText) {
     const std::string model = std::string(RWKV_SOURCE_DIR) + "/assets/rwkv7-shakespeare-4x256.gguf";
-    const CliRun r = run_cli("generate -m '" + model + "' --tokenizer bytes -p 'ROMEO:' -n 120 --seed 1 -t 1", "",
+    const CliRun r = run_cli("generate -m '" + model + "' -p 'ROMEO:' -n 120 --seed 1 -t 1", "",
                              "main_job");
     ASSERT_EQ(r.status, 0) << r.err;
     ASSERT_EQ(r.out.rfind("ROMEO:", 0), 0u) << r.out;

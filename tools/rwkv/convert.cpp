@@ -25,7 +25,7 @@ Runner add_convert(CLI::App& cmd) {
     cmd.add_option("--type", a->type, "weight type of the projections (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q6_k)")
         ->capture_default_str();
     cmd.add_option("--tokenizer", a->tokenizer,
-                   "World vocab to embed (default: rwkv_vocab_v20230424.txt beside the input, if there)");
+                   "tokenizer to embed: a World vocab, or bytes (default: rwkv_vocab_v20230424.txt beside the input, if there)");
     return [a] {
         const DType requested = parse_dtype(a->type);
         // The output carries its World vocabulary, as llama.cpp's RWKV files do, so it runs on its own.
@@ -35,10 +35,10 @@ Runner add_convert(CLI::App& cmd) {
             tok = load_tokenizer(a->tokenizer);
         else if (std::filesystem::is_regular_file(std::filesystem::path(a->in).parent_path() / "rwkv_vocab_v20230424.txt"))
             tok = load_tokenizer((std::filesystem::path(a->in).parent_path() / "rwkv_vocab_v20230424.txt").string());
-        if (tok && tok->kind() == "world")
-            vocab = tok::world_vocab_gguf_metadata(*tok);
+        if (tok && (tok->kind() == "world" || tok->kind() == "bytes"))
+            vocab = tok::tokenizer_gguf_metadata(*tok);
         else if (tok)
-            std::fprintf(stderr, "note: a %s tokenizer is not embedded (only World vocabularies are)\n", tok->kind().c_str());
+            std::fprintf(stderr, "note: a %s tokenizer is not embedded (only World vocabularies and bytes are)\n", tok->kind().c_str());
         const ModelInfo info = convert_model_file(a->in, a->out, requested, std::move(vocab));
         std::fprintf(stderr, "wrote %s: RWKV-%s, %lld layers, projections in %s\n", a->out.c_str(),
                      info.version_string().c_str(), static_cast<long long>(info.n_layer), a->type.c_str());

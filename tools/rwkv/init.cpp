@@ -6,13 +6,15 @@
 #include "dtype_option.h"
 #include "model/architecture.h"
 #include "model/model_writer.h"
+#include "rwkv/tokenizer.h"
+#include "tokenizer/gguf_vocab.h"
 
 namespace rwkv::cli {
 
 namespace {
 struct InitArgs {
     ModelShape shape;
-    std::string type = "f16", out;
+    std::string type = "f16", out, tokenizer;
     uint64_t seed = 1;
 };
 }  // namespace
@@ -29,6 +31,7 @@ Runner add_init(CLI::App& cmd) {
         ->capture_default_str();
     cmd.add_option("--seed", a->seed, "random seed")->capture_default_str();
     cmd.add_option("-o,--output", a->out, "output .gguf file")->required();
+    cmd.add_option("--tokenizer", a->tokenizer, "tokenizer to embed: a World vocab .txt, or bytes");
     return [a] {
         const DType requested = parse_dtype(a->type);
         const ModelShape shape = a->shape.resolved();
@@ -48,6 +51,11 @@ Runner add_init(CLI::App& cmd) {
                 random_rows(spec, shape, seed, begin, rows, out);
             };
             m.tensors.push_back(std::move(t));
+        }
+        if (!a->tokenizer.empty()) {
+            const auto tok = load_tokenizer(a->tokenizer);
+            check_covers(*tok, shape.n_vocab);
+            m.metadata = tok::tokenizer_gguf_metadata(*tok);
         }
         write_model_gguf(a->out, m);
         std::fprintf(stderr, "wrote %s: RWKV-%d, %lld layers, n_embd %lld, vocab %lld, %.1f M parameters, %s\n",
