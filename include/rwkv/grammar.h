@@ -70,7 +70,8 @@ private:
 // oneOf, allOf of one, $ref to #/$defs or #/definitions; integers of at most 16 digits (within int64) and exponents of two; annotations such as title, description and format are
 // accepted and not enforced). Properties come in the schema's order; whitespace is at most one space, or a newline
 // and up to 16 spaces, so two newlines in a row never appear. rwkv::Error naming the keyword for a schema it cannot
-// enforce (pattern, minimum, ...) or one that is not valid JSON.
+// enforce (pattern, minimum, ...), one too large to follow (more than 1024 enum values or anyOf schemas, bounds over
+// 4096, nesting past 64), or one that is not valid JSON.
 std::shared_ptr<const Grammar> json_schema_grammar(std::string_view schema_json);
 std::shared_ptr<const Grammar> json_object_grammar();
 // Exposed for tests: the grammar accepts `text` as a whole.

@@ -18,6 +18,7 @@ using Seq = std::vector<Element>;
 constexpr int64_t kMaxBound = 4096;   // minLength, maxLength, minItems, maxItems
 constexpr int kMaxDepth = 64;         // schemas inside schemas
 constexpr size_t kMaxRules = 200000;
+constexpr size_t kMaxAlternatives = 1024;  // enum values, anyOf/oneOf schemas: the matcher follows each at once
 
 class SchemaCompiler {
 public:
@@ -271,6 +272,8 @@ private:
         if (const auto it = s.find("const"); it != s.end()) return literal_rule(it->dump());
         if (const auto it = s.find("enum"); it != s.end()) {
             if (!it->is_array() || it->empty()) unsupported("'enum' must be a non-empty array");
+            if (it->size() > kMaxAlternatives)
+                unsupported("'enum' has more than " + std::to_string(kMaxAlternatives) + " values");
             std::vector<Seq> alts;
             for (const json& v : *it) alts.push_back(lit(v.dump()));
             return alternatives(alts);
@@ -278,6 +281,8 @@ private:
         for (const char* key : {"anyOf", "oneOf"})
             if (const auto it = s.find(key); it != s.end()) {
                 if (!it->is_array() || it->empty()) unsupported(std::string("'") + key + "' must be a non-empty array");
+                if (it->size() > kMaxAlternatives)
+                    unsupported(std::string("'") + key + "' has more than " + std::to_string(kMaxAlternatives) + " schemas");
                 std::vector<Seq> alts;
                 for (const json& sub : *it) alts.push_back(ref(value(sub, depth + 1)));
                 return alternatives(alts);

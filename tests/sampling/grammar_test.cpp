@@ -107,6 +107,10 @@ TEST(JsonSchema, RefusesWhatItCannotEnforce) {
                           "[1,2]", "{not json", R"({"type":"object","required":["x"],"properties":{"a":{}}})",
                           R"({"type":"array","minItems":3,"maxItems":2})"})
         EXPECT_THROW(json_schema_grammar(s), Error) << s;
+    // So many alternatives that every token would be tried against each of them is refused.
+    std::string many = R"({"enum":[)";
+    for (int i = 0; i < 1500; ++i) many += (i ? "," : "") + std::to_string(i);
+    EXPECT_THROW(json_schema_grammar(many + "]}"), Error);
     // Deep nesting is refused, not a stack overflow.
     std::string deep;
     for (int i = 0; i < 100; ++i) deep += R"({"type":"array","items":)";
